@@ -1,0 +1,277 @@
+//! Configuration: performance settings, resource limits and WASI.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How much work the compiler puts into the code it generates.
+///
+/// Together with [`PerformanceConfig::enable_jit`] this selects a [`Tier`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub enum OptimizationLevel {
+    /// Winch, wasmtime's baseline compiler: compiles several times faster
+    /// than Cranelift, and its code runs about half as fast.
+    Minimal,
+    /// Cranelift without its optimization passes.
+    Balanced,
+    /// Cranelift optimizing for speed: the slowest compile and the fastest
+    /// code. The default.
+    #[default]
+    Aggressive,
+}
+
+/// One way of turning wasm into something the host can run. Each tier has its
+/// own engine; modules and stores of different tiers never mix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub enum Tier {
+    /// Pulley, wasmtime's portable interpreter: no native code at all.
+    Interpreter,
+    /// Winch, the single-pass baseline compiler.
+    Baseline,
+    /// Cranelift with optimizations off.
+    Optimized,
+    /// Cranelift with speed optimizations.
+    HighlyOptimized,
+}
+
+impl Tier {
+    /// Every tier, slowest code first.
+    pub const ALL: [Tier; 4] = [
+        Tier::Interpreter,
+        Tier::Baseline,
+        Tier::Optimized,
+        Tier::HighlyOptimized,
+    ];
+
+    /// The tier's name, as the CLI spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Interpreter => "interpreter",
+            Tier::Baseline => "baseline",
+            Tier::Optimized => "optimized",
+            Tier::HighlyOptimized => "highly-optimized",
+        }
+    }
+}
+
+impl std::fmt::Display for Tier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Tier {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Tier::ALL
+            .into_iter()
+            .find(|t| t.name() == s)
+            .ok_or_else(|| {
+                format!("unknown tier `{s}`: expected interpreter, baseline, optimized or highly-optimized")
+            })
+    }
+}
+
+/// Performance settings of a sandbox, after the seed's `PerformanceConfig`.
+///
+/// ```
+/// use wasm_sandbox_core::{PerformanceConfig, OptimizationLevel, Tier};
+/// let cfg = PerformanceConfig {
+///     optimization_level: OptimizationLevel::Minimal,
+///     ..Default::default()
+/// };
+/// assert_eq!(cfg.tier(), Tier::Baseline);
+/// ```
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PerformanceConfig {
+    /// How hard the compiler works. Default: [`OptimizationLevel::Aggressive`].
+    pub optimization_level: OptimizationLevel,
+    /// Generate native code. When `false`, modules run on the Pulley
+    /// interpreter whatever the optimization level. Default: `true`.
+    pub enable_jit: bool,
+    /// Look compiled modules up in (and store them into) the compilation
+    /// cache. Read by the `wasm-sandbox` facade, which owns the cache.
+    /// Default: `false`.
+    pub enable_caching: bool,
+    /// Compile a module's functions in parallel on all cores (wasmtime's
+    /// function-level parallelism). Default: `true`.
+    pub parallel_compilation: bool,
+    /// Bytes of linear memory reserved for pooled instances. `0` (the
+    /// default) uses wasmtime's on-demand allocator. Otherwise the pooling
+    /// allocator with copy-on-write memory images is used, with
+    /// `memory_pool_size / ResourceLimits::max_memory` instance slots.
+    pub memory_pool_size: usize,
+    /// With pooling, the bytes of each memory slot kept resident (zeroed with
+    /// `memset` instead of `madvise`) when an instance is freed; this avoids
+    /// page faults and TLB shootdowns on reuse. Default: 64 KiB.
+    pub pool_keep_resident: usize,
+}
+
+impl Default for PerformanceConfig {
+    fn default() -> Self {
+        PerformanceConfig {
+            optimization_level: OptimizationLevel::default(),
+            enable_jit: true,
+            enable_caching: false,
+            parallel_compilation: true,
+            memory_pool_size: 0,
+            pool_keep_resident: 64 * 1024,
+        }
+    }
+}
+
+impl PerformanceConfig {
+    /// The tier these settings select.
+    pub fn tier(&self) -> Tier {
+        if !self.enable_jit {
+            return Tier::Interpreter;
+        }
+        match self.optimization_level {
+            OptimizationLevel::Minimal => Tier::Baseline,
+            OptimizationLevel::Balanced => Tier::Optimized,
+            OptimizationLevel::Aggressive => Tier::HighlyOptimized,
+        }
+    }
+}
+
+/// Limits on what one guest call, or one instance, may use.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ResourceLimits {
+    /// Most linear memory one instance may have, in bytes. Growing past it
+    /// stops the guest with [`Error::LimitExceeded`](crate::Error::LimitExceeded).
+    /// Default: 64 MiB.
+    pub max_memory: usize,
+    /// Most elements one table may have. Default: 100,000.
+    pub max_table_elements: usize,
+    /// Wall-clock limit of one call, enforced by epoch interruption with a
+    /// resolution of [`EPOCH_TICK`](crate::EPOCH_TICK). `None` disables it.
+    /// Default: 10 s.
+    pub timeout: Option<Duration>,
+    /// Fuel (roughly, wasm instructions) each call starts with. `None` (the
+    /// default) disables fuel metering, which costs about 10–30 % of speed.
+    pub fuel: Option<u64>,
+    /// Most native stack the guest may use, in bytes; deeper recursion traps
+    /// with a stack overflow. Default: 512 KiB.
+    pub max_wasm_stack: usize,
+}
+
+impl Default for ResourceLimits {
+    fn default() -> Self {
+        ResourceLimits {
+            max_memory: 64 * 1024 * 1024,
+            max_table_elements: 100_000,
+            timeout: Some(Duration::from_secs(10)),
+            fuel: None,
+            max_wasm_stack: 512 * 1024,
+        }
+    }
+}
+
+/// Where a WASI guest's standard output or error goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum Output {
+    /// Discarded. The default.
+    #[default]
+    Null,
+    /// Kept in memory, up to the capture limit, and readable after the call.
+    Capture,
+    /// The host process's own stream.
+    Inherit,
+}
+
+/// A host directory made visible to a WASI guest.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Preopen {
+    /// The directory on the host.
+    pub host: PathBuf,
+    /// The path the guest sees.
+    pub guest: String,
+    /// Deny writes.
+    pub read_only: bool,
+}
+
+/// WASI preview 1 settings. Nothing is granted unless set here: no
+/// directories, no environment, no inherited stdio.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct WasiConfig {
+    /// Arguments; the first is the program name.
+    pub args: Vec<String>,
+    /// Environment variables.
+    pub env: Vec<(String, String)>,
+    /// Directories opened for the guest.
+    pub preopens: Vec<Preopen>,
+    /// Bytes the guest reads on stdin.
+    pub stdin: Vec<u8>,
+    /// Standard output.
+    pub stdout: Output,
+    /// Standard error.
+    pub stderr: Output,
+    /// Most bytes kept per captured stream; further output is dropped.
+    /// `0` means the default of 1 MiB.
+    pub capture_limit: usize,
+}
+
+impl WasiConfig {
+    /// A configuration that captures stdout and stderr.
+    pub fn capture() -> Self {
+        WasiConfig {
+            stdout: Output::Capture,
+            stderr: Output::Capture,
+            ..Default::default()
+        }
+    }
+
+    /// Sets the arguments (the first is the program name).
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args = args.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Adds an environment variable.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Opens a host directory for the guest at `guest`.
+    pub fn preopen(mut self, host: impl Into<PathBuf>, guest: impl Into<String>) -> Self {
+        self.preopens.push(Preopen {
+            host: host.into(),
+            guest: guest.into(),
+            read_only: false,
+        });
+        self
+    }
+
+    pub(crate) fn effective_capture_limit(&self) -> usize {
+        if self.capture_limit == 0 {
+            1024 * 1024
+        } else {
+            self.capture_limit
+        }
+    }
+}
+
+/// Everything that decides how a sandbox's engine and stores are built.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SandboxConfig {
+    /// Performance settings.
+    pub performance: PerformanceConfig,
+    /// Resource limits.
+    pub limits: ResourceLimits,
+    /// WASI preview 1; `None` (the default) links no WASI at all.
+    pub wasi: Option<WasiConfig>,
+    /// Record metrics (compile, instantiate and call times, calls, traps).
+    /// Default: `false`.
+    pub metrics: bool,
+    /// Give each async call a fresh instance instead of reusing an idle one.
+    /// Fresh instances cost an instantiation per call (a few µs with pooling)
+    /// and guarantee that no guest state survives between calls.
+    /// Default: `false`.
+    pub fresh_instance_per_call: bool,
+}

@@ -1,0 +1,169 @@
+//! Engine construction and the shared epoch ticker.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::config::{SandboxConfig, Tier};
+use crate::error::{Error, Result};
+
+/// How often the shared ticker advances every engine's epoch. A call's
+/// wall-clock limit is enforced with this resolution, and async calls yield
+/// to the executor this often.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Builds the `wasmtime::Config` for a tier and a sandbox configuration.
+///
+/// This is public so that other crates (the cache, tiering) build engines
+/// that are configured exactly like the sandbox's.
+///
+/// # Errors
+///
+/// [`Error::Config`] when the settings contradict each other, such as a
+/// memory pool smaller than one instance's memory.
+pub fn wasmtime_config(tier: Tier, cfg: &SandboxConfig) -> Result<wasmtime::Config> {
+    let mut c = wasmtime::Config::new();
+    match tier {
+        Tier::Interpreter => {
+            c.target("pulley64")
+                .map_err(|e| Error::config(format!("the interpreter tier is unavailable: {e}")))?;
+            c.strategy(wasmtime::Strategy::Cranelift);
+            c.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        }
+        Tier::Baseline => {
+            c.strategy(wasmtime::Strategy::Winch);
+        }
+        Tier::Optimized => {
+            c.strategy(wasmtime::Strategy::Cranelift);
+            c.cranelift_opt_level(wasmtime::OptLevel::None);
+        }
+        Tier::HighlyOptimized => {
+            c.strategy(wasmtime::Strategy::Cranelift);
+            c.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        }
+    }
+    let perf = &cfg.performance;
+    let limits = &cfg.limits;
+    c.parallel_compilation(perf.parallel_compilation);
+    // Interruption: one shared ticker bumps every engine's epoch.
+    c.epoch_interruption(true);
+    c.consume_fuel(limits.fuel.is_some());
+    c.max_wasm_stack(limits.max_wasm_stack);
+    // Async calls run on fibers; their stack must hold the wasm stack plus
+    // host frames.
+    c.async_stack_size(limits.max_wasm_stack + 1024 * 1024);
+    c.memory_init_cow(true);
+    if perf.memory_pool_size > 0 {
+        let slots = pool_slots(cfg)?;
+        let mut pool = wasmtime::PoolingAllocationConfig::default();
+        pool.total_core_instances(slots)
+            .total_memories(slots)
+            .total_tables(slots)
+            .total_stacks(slots)
+            .total_component_instances(0)
+            .max_memory_size(limits.max_memory)
+            .table_elements(limits.max_table_elements)
+            .max_memories_per_module(1)
+            .max_tables_per_module(1)
+            .linear_memory_keep_resident(perf.pool_keep_resident)
+            .table_keep_resident(perf.pool_keep_resident);
+        c.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    }
+    Ok(c)
+}
+
+/// The number of instance slots the pooling allocator gets.
+///
+/// # Errors
+///
+/// [`Error::Config`] if the pool cannot hold a single instance.
+pub fn pool_slots(cfg: &SandboxConfig) -> Result<u32> {
+    let per = cfg.limits.max_memory.max(64 * 1024);
+    let slots = cfg.performance.memory_pool_size / per;
+    if slots == 0 {
+        return Err(Error::config(format!(
+            "memory_pool_size ({} bytes) is smaller than one instance's memory limit ({} bytes): \
+             raise memory_pool_size or lower ResourceLimits::max_memory",
+            cfg.performance.memory_pool_size, cfg.limits.max_memory
+        )));
+    }
+    Ok(u32::try_from(slots).unwrap_or(u32::MAX).min(10_000))
+}
+
+/// Builds a `wasmtime::Engine` for a tier and registers it with the ticker.
+///
+/// # Errors
+///
+/// [`Error::Config`] for inconsistent settings, [`Error::Engine`] when
+/// wasmtime rejects the configuration (for example, the host cannot reserve
+/// the pool's virtual memory).
+pub fn build_engine(tier: Tier, cfg: &SandboxConfig) -> Result<wasmtime::Engine> {
+    let config = wasmtime_config(tier, cfg)?;
+    let engine = wasmtime::Engine::new(&config).map_err(|e| Error::Engine {
+        reason: format!("cannot build the {tier} engine: {e:#}").into(),
+    })?;
+    Ticker::global().register(&engine);
+    Ok(engine)
+}
+
+/// The one background thread that advances the epoch of every live engine.
+struct Ticker {
+    engines: Arc<Mutex<Vec<wasmtime::EngineWeak>>>,
+}
+
+impl Ticker {
+    fn global() -> &'static Ticker {
+        static TICKER: OnceLock<Ticker> = OnceLock::new();
+        TICKER.get_or_init(|| {
+            let engines: Arc<Mutex<Vec<wasmtime::EngineWeak>>> = Arc::default();
+            let shared = Arc::clone(&engines);
+            let spawned = std::thread::Builder::new()
+                .name("wasm-sandbox-epoch".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(EPOCH_TICK);
+                        let mut list = shared.lock();
+                        list.retain(|weak| match weak.upgrade() {
+                            Some(engine) => {
+                                engine.increment_epoch();
+                                true
+                            }
+                            None => false,
+                        });
+                    }
+                });
+            if let Err(e) = spawned {
+                // Without the ticker, timeouts cannot fire; say so loudly.
+                tracing::error!("cannot start the epoch ticker thread, timeouts are disabled: {e}");
+            }
+            Ticker { engines }
+        })
+    }
+
+    fn register(&self, engine: &wasmtime::Engine) {
+        self.engines.lock().push(engine.weak());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tier_builds_an_engine() {
+        let cfg = SandboxConfig::default();
+        for tier in Tier::ALL {
+            build_engine(tier, &cfg).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_pool_smaller_than_one_memory_is_a_config_error() {
+        let mut cfg = SandboxConfig::default();
+        cfg.performance.memory_pool_size = 1024;
+        let err = build_engine(Tier::HighlyOptimized, &cfg).unwrap_err();
+        assert!(matches!(err, Error::Config { .. }), "{err}");
+        assert!(err.to_string().contains("memory_pool_size"));
+    }
+}

@@ -1,0 +1,504 @@
+//! The one error type of the sandbox core.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A specialized `Result` for sandbox operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong when loading or running a guest.
+///
+/// Each variant names one class of failure so that an embedder can tell an
+/// untrusted module's fault (invalid module, trap, timeout, limit) apart from
+/// its own (missing export, signature mismatch, configuration) and from the
+/// host's (I/O). Messages say what happened and what to change.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The bytes are not a valid WebAssembly module (malformed or failing
+    /// validation), or the module uses a feature this engine does not enable.
+    #[error("invalid module: {reason}")]
+    InvalidModule {
+        /// The validator's or compiler's explanation.
+        reason: Box<str>,
+    },
+
+    /// The module imports something the sandbox does not provide. Imports
+    /// are denied by default: only host functions the embedder added, and
+    /// WASI preview 1 when enabled, can be linked.
+    #[error(
+        "import `{module}::{name}` is not allowed: the sandbox provides no such import \
+         (add a host function for it, or enable WASI if it is a `wasi_snapshot_preview1` import)"
+    )]
+    ImportNotAllowed {
+        /// The import's module name.
+        module: Box<str>,
+        /// The import's field name.
+        name: Box<str>,
+    },
+
+    /// The module has no export of that name, or the export is not a function.
+    #[error("missing export `{name}`: the module exports no function of that name")]
+    MissingExport {
+        /// The export that was asked for.
+        name: Box<str>,
+    },
+
+    /// The export exists but its type differs from what the caller expected.
+    #[error("signature mismatch for export `{export}`: expected {expected}, the module has {actual}")]
+    SignatureMismatch {
+        /// The export that was called.
+        export: Box<str>,
+        /// The type the caller asked for.
+        expected: Box<str>,
+        /// The type the module declares.
+        actual: Box<str>,
+    },
+
+    /// The guest trapped: a WebAssembly trap such as an out-of-bounds access,
+    /// `unreachable`, a division by zero or a stack overflow.
+    #[error("guest trapped: {code}{}", if message.is_empty() { String::new() } else { format!(" ({message})") })]
+    Trap {
+        /// Which trap.
+        code: TrapCode,
+        /// Extra detail, such as the backtrace, when available.
+        message: Box<str>,
+    },
+
+    /// The call ran longer than its wall-clock limit and was interrupted.
+    #[error("guest call timed out after {limit:?} (raise the timeout with `ResourceLimits::timeout` if the work is legitimate)")]
+    Timeout {
+        /// The configured limit.
+        limit: Duration,
+    },
+
+    /// The call consumed all its fuel.
+    #[error("guest ran out of fuel ({fuel} units per call; raise `ResourceLimits::fuel` if the work is legitimate)")]
+    OutOfFuel {
+        /// The fuel each call starts with.
+        fuel: u64,
+    },
+
+    /// The guest asked for more of a resource than its limit allows.
+    #[error("{resource} limit exceeded: requested {requested}, limit {limit}")]
+    LimitExceeded {
+        /// Which resource.
+        resource: Resource,
+        /// How much the guest asked for (bytes for memory, elements for tables).
+        requested: u64,
+        /// The configured limit.
+        limit: u64,
+    },
+
+    /// Every slot of the instance pool is in use.
+    #[error(
+        "instance pool exhausted: all {capacity} slots are in use \
+         (raise `memory_pool_size` or lower concurrency)"
+    )]
+    PoolExhausted {
+        /// The number of slots in the pool.
+        capacity: u32,
+    },
+
+    /// Encoding arguments or decoding results failed.
+    #[error("codec error ({codec}): {reason}")]
+    Codec {
+        /// The codec in use.
+        codec: &'static str,
+        /// What failed.
+        reason: Box<str>,
+    },
+
+    /// The guest broke the calling convention of `docs/abi.md`: a missing
+    /// `sandbox_alloc`, a result pointer outside its memory, and so on.
+    #[error("guest ABI violation: {reason}")]
+    Abi {
+        /// What the guest did wrong.
+        reason: Box<str>,
+    },
+
+    /// The guest reported an error through the ABI's error flag.
+    #[error("guest returned an error: {message}")]
+    Guest {
+        /// The guest's message (lossily decoded as UTF-8).
+        message: Box<str>,
+    },
+
+    /// A WASI command called `proc_exit` with a non-zero status.
+    #[error("guest exited with status {code}")]
+    Exit {
+        /// The exit status.
+        code: i32,
+    },
+
+    /// A host function panicked while the guest called it. The store it ran
+    /// in is discarded; the sandbox stays usable.
+    #[error("host function panicked: {message}")]
+    HostPanic {
+        /// The panic payload, when it was a string.
+        message: Box<str>,
+    },
+
+    /// The configuration is inconsistent.
+    #[error("invalid configuration: {reason}")]
+    Config {
+        /// What to change.
+        reason: Box<str>,
+    },
+
+    /// Reading a module or another file failed.
+    #[error("I/O error on {}: {source}", path.display())]
+    Io {
+        /// The file involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Any other failure reported by the engine.
+    #[error("engine error: {reason}")]
+    Engine {
+        /// The engine's message.
+        reason: Box<str>,
+    },
+}
+
+/// The resources that [`Error::LimitExceeded`] can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Resource {
+    /// Linear memory, in bytes.
+    Memory,
+    /// Table elements.
+    TableElements,
+    /// Instances, tables or memories per store.
+    Instances,
+}
+
+impl std::fmt::Display for Resource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Resource::Memory => "memory",
+            Resource::TableElements => "table",
+            Resource::Instances => "instance",
+        })
+    }
+}
+
+/// Why a guest trapped; mirrors `wasmtime::Trap` so that callers need not
+/// depend on wasmtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TrapCode {
+    /// The wasm stack overflowed (`max_wasm_stack`).
+    StackOverflow,
+    /// An out-of-bounds linear memory access.
+    MemoryOutOfBounds,
+    /// A misaligned atomic access.
+    HeapMisaligned,
+    /// An out-of-bounds table access.
+    TableOutOfBounds,
+    /// An indirect call to a null table entry.
+    IndirectCallToNull,
+    /// An indirect call with the wrong signature.
+    BadSignature,
+    /// Integer overflow (e.g. `i32.div_s` of `MIN / -1`).
+    IntegerOverflow,
+    /// Integer division by zero.
+    IntegerDivisionByZero,
+    /// A float-to-int conversion out of range.
+    BadConversionToInteger,
+    /// The guest executed `unreachable` (C `abort()` ends here too).
+    UnreachableCodeReached,
+    /// Any other trap.
+    Other,
+}
+
+impl std::fmt::Display for TrapCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TrapCode::StackOverflow => "call stack exhausted",
+            TrapCode::MemoryOutOfBounds => "out of bounds memory access",
+            TrapCode::HeapMisaligned => "unaligned atomic access",
+            TrapCode::TableOutOfBounds => "out of bounds table access",
+            TrapCode::IndirectCallToNull => "indirect call to a null table entry",
+            TrapCode::BadSignature => "indirect call type mismatch",
+            TrapCode::IntegerOverflow => "integer overflow",
+            TrapCode::IntegerDivisionByZero => "integer divide by zero",
+            TrapCode::BadConversionToInteger => "invalid conversion to integer",
+            TrapCode::UnreachableCodeReached => "unreachable instruction executed",
+            TrapCode::Other => "trap",
+        })
+    }
+}
+
+impl From<wasmtime::Trap> for TrapCode {
+    fn from(trap: wasmtime::Trap) -> Self {
+        use wasmtime::Trap as T;
+        match trap {
+            T::StackOverflow => TrapCode::StackOverflow,
+            T::MemoryOutOfBounds => TrapCode::MemoryOutOfBounds,
+            T::HeapMisaligned => TrapCode::HeapMisaligned,
+            T::TableOutOfBounds => TrapCode::TableOutOfBounds,
+            T::IndirectCallToNull => TrapCode::IndirectCallToNull,
+            T::BadSignature => TrapCode::BadSignature,
+            T::IntegerOverflow => TrapCode::IntegerOverflow,
+            T::IntegerDivisionByZero => TrapCode::IntegerDivisionByZero,
+            T::BadConversionToInteger => TrapCode::BadConversionToInteger,
+            T::UnreachableCodeReached => TrapCode::UnreachableCodeReached,
+            _ => TrapCode::Other,
+        }
+    }
+}
+
+impl Error {
+    /// Builds an [`Error::InvalidModule`].
+    pub fn invalid_module(reason: impl std::fmt::Display) -> Self {
+        Error::InvalidModule {
+            reason: reason.to_string().into(),
+        }
+    }
+
+    /// Builds an [`Error::Abi`].
+    pub fn abi(reason: impl std::fmt::Display) -> Self {
+        Error::Abi {
+            reason: reason.to_string().into(),
+        }
+    }
+
+    /// Builds an [`Error::Config`].
+    pub fn config(reason: impl std::fmt::Display) -> Self {
+        Error::Config {
+            reason: reason.to_string().into(),
+        }
+    }
+
+    /// Builds an [`Error::MissingExport`].
+    pub fn missing_export(name: &str) -> Self {
+        Error::MissingExport { name: name.into() }
+    }
+
+    /// Builds an [`Error::Io`].
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A short stable name for the error's class, used by metrics labels and
+    /// the CLI's exit codes.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::InvalidModule { .. } | Error::ImportNotAllowed { .. } => ErrorClass::InvalidModule,
+            Error::MissingExport { .. } | Error::SignatureMismatch { .. } | Error::Config { .. } => {
+                ErrorClass::Usage
+            }
+            Error::Trap { .. } | Error::HostPanic { .. } | Error::Guest { .. } | Error::Abi { .. } => {
+                ErrorClass::Trap
+            }
+            Error::Timeout { .. } => ErrorClass::Timeout,
+            Error::OutOfFuel { .. } | Error::LimitExceeded { .. } | Error::PoolExhausted { .. } => {
+                ErrorClass::Limit
+            }
+            Error::Codec { .. } => ErrorClass::Usage,
+            Error::Exit { .. } => ErrorClass::Exit,
+            Error::Io { .. } | Error::Engine { .. } => ErrorClass::Host,
+        }
+    }
+
+    /// True when the guest, not the embedder, caused the error: a retry with
+    /// the same input will fail the same way.
+    pub fn is_guest_fault(&self) -> bool {
+        matches!(
+            self.class(),
+            ErrorClass::InvalidModule | ErrorClass::Trap | ErrorClass::Timeout | ErrorClass::Limit
+        )
+    }
+}
+
+/// Coarse classes of [`Error`], one per CLI exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorClass {
+    /// The module is invalid or imports what is not allowed.
+    InvalidModule,
+    /// The embedder asked for something the module does not have, or the
+    /// configuration is wrong.
+    Usage,
+    /// The guest trapped, panicked a host function or broke the ABI.
+    Trap,
+    /// The guest hit its wall-clock limit.
+    Timeout,
+    /// The guest hit a memory, table, fuel or pool limit.
+    Limit,
+    /// The guest exited with a status of its own.
+    Exit,
+    /// The host failed (I/O, engine).
+    Host,
+}
+
+/// Marker error raised from the epoch callback when a call's deadline passes.
+#[derive(Debug)]
+pub(crate) struct DeadlineExceeded;
+
+impl std::fmt::Display for DeadlineExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("wall-clock deadline exceeded")
+    }
+}
+
+impl std::error::Error for DeadlineExceeded {}
+
+/// Marker error raised by the resource limiter when a guest asks for more
+/// than its limit.
+#[derive(Debug)]
+pub(crate) struct LimitHit {
+    pub(crate) resource: Resource,
+    pub(crate) requested: u64,
+    pub(crate) limit: u64,
+}
+
+impl std::fmt::Display for LimitHit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} limit exceeded: requested {}, limit {}",
+            self.resource, self.requested, self.limit
+        )
+    }
+}
+
+impl std::error::Error for LimitHit {}
+
+/// What the runtime knows about the call when it converts an engine error.
+pub(crate) struct CallContext {
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) fuel: Option<u64>,
+}
+
+/// Converts an error that came out of wasmtime during a call into an [`Error`].
+pub(crate) fn from_call_error(err: wasmtime::Error, ctx: &CallContext) -> Error {
+    if err.is::<DeadlineExceeded>() {
+        return Error::Timeout {
+            limit: ctx.timeout.unwrap_or_default(),
+        };
+    }
+    if let Some(hit) = err.downcast_ref::<LimitHit>() {
+        return Error::LimitExceeded {
+            resource: hit.resource,
+            requested: hit.requested,
+            limit: hit.limit,
+        };
+    }
+    if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return Error::Exit { code: exit.0 };
+    }
+    if let Some(trap) = err.downcast_ref::<wasmtime::Trap>() {
+        match trap {
+            wasmtime::Trap::OutOfFuel => {
+                return Error::OutOfFuel {
+                    fuel: ctx.fuel.unwrap_or_default(),
+                };
+            }
+            wasmtime::Trap::Interrupt => {
+                return Error::Timeout {
+                    limit: ctx.timeout.unwrap_or_default(),
+                };
+            }
+            _ => {}
+        }
+        let message = err
+            .downcast_ref::<wasmtime::WasmBacktrace>()
+            .map(|bt| bt.to_string().trim().replace('\n', "; "))
+            .unwrap_or_default();
+        return Error::Trap {
+            code: TrapCode::from(*trap),
+            message: message.into(),
+        };
+    }
+    if let Some(e) = err.downcast_ref::<Error>() {
+        return clone_error(e);
+    }
+    Error::Engine {
+        reason: format!("{err:#}").into(),
+    }
+}
+
+/// Re-creates an [`Error`] that a host function raised inside a call.
+fn clone_error(e: &Error) -> Error {
+    match e {
+        Error::Io { path, source } => Error::Io {
+            path: path.clone(),
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
+        other => Error::Engine {
+            reason: other.to_string().into(),
+        },
+    }
+}
+
+/// Converts an error from compiling or linking a module.
+pub(crate) fn from_compile_error(err: wasmtime::Error) -> Error {
+    Error::InvalidModule {
+        reason: format!("{err:#}").into(),
+    }
+}
+
+/// Converts an error from instantiating a module.
+pub(crate) fn from_instantiate_error(err: wasmtime::Error, pool_capacity: Option<u32>) -> Error {
+    if let Some(hit) = err.downcast_ref::<LimitHit>() {
+        return Error::LimitExceeded {
+            resource: hit.resource,
+            requested: hit.requested,
+            limit: hit.limit,
+        };
+    }
+    if err.is::<wasmtime::PoolConcurrencyLimitError>() {
+        return Error::PoolExhausted {
+            capacity: pool_capacity.unwrap_or_default(),
+        };
+    }
+    if err.downcast_ref::<wasmtime::Trap>().is_some() {
+        return from_call_error(
+            err,
+            &CallContext {
+                timeout: None,
+                fuel: None,
+            },
+        );
+    }
+    Error::Engine {
+        reason: format!("{err:#}").into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_actionable() {
+        let e = Error::Timeout {
+            limit: Duration::from_millis(500),
+        };
+        assert!(e.to_string().contains("500ms"));
+        assert!(e.to_string().contains("ResourceLimits::timeout"));
+        let e = Error::ImportNotAllowed {
+            module: "env".into(),
+            name: "system".into(),
+        };
+        assert!(e.to_string().contains("env::system"));
+        assert_eq!(e.class(), ErrorClass::InvalidModule);
+    }
+
+    #[test]
+    fn trap_code_display_matches_wasmtime_meaning() {
+        assert_eq!(
+            TrapCode::from(wasmtime::Trap::StackOverflow),
+            TrapCode::StackOverflow
+        );
+        assert_eq!(TrapCode::StackOverflow.to_string(), "call stack exhausted");
+    }
+}

@@ -1,0 +1,1146 @@
+//! The sandbox, its compiled modules and their instances.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use parking_lot::Mutex;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use wasmtime::{Func, InstancePre, Linker, Memory, Store, TypedFunc, WasmParams, WasmResults};
+
+use crate::abi::{self, ALLOC_EXPORT, Codec, FREE_EXPORT, MEMORY_EXPORT};
+use crate::config::{SandboxConfig, Tier, WasiConfig};
+use crate::engine;
+use crate::error::{self, CallContext, Error, Result};
+use crate::metrics::{Metrics, MetricsSnapshot};
+use crate::store::{self, CapturedOutput, StoreData};
+
+/// A function that adds the embedder's host functions to a linker. It runs
+/// once per linker the sandbox builds.
+pub type HostSetup = Arc<dyn Fn(&mut Linker<StoreData>) -> wasmtime::Result<()> + Send + Sync>;
+
+const WASI_MODULE: &str = "wasi_snapshot_preview1";
+const REACTOR_INIT: &str = "_initialize";
+
+/// A configured engine plus everything needed to load and run modules on it.
+///
+/// Cheap to clone; clones share the engine, linkers and metrics.
+#[derive(Clone)]
+pub struct Sandbox {
+    inner: Arc<SandboxInner>,
+}
+
+struct SandboxInner {
+    engine: wasmtime::Engine,
+    tier: Tier,
+    config: SandboxConfig,
+    /// Linker for async calls (WASI's async flavour when enabled).
+    linker: Linker<StoreData>,
+    /// Linker for synchronous calls (WASI's sync flavour); only when WASI is on.
+    sync_linker: Option<Linker<StoreData>>,
+    /// Every `(module, name)` the linkers define.
+    provided: HashSet<(String, String)>,
+    metrics: Metrics,
+    pool_capacity: Option<u32>,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("tier", &self.inner.tier)
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sandbox {
+    /// A sandbox on the tier that `config.performance` selects, with no host
+    /// functions.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] or [`Error::Engine`] when the engine cannot be built.
+    pub fn new(config: SandboxConfig) -> Result<Self> {
+        let tier = config.performance.tier();
+        Self::with_tier(config, tier, None)
+    }
+
+    /// A sandbox on an explicit tier, with optional host functions.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] or [`Error::Engine`] when the engine cannot be built,
+    /// [`Error::Engine`] when a host function cannot be defined.
+    pub fn with_tier(config: SandboxConfig, tier: Tier, host: Option<HostSetup>) -> Result<Self> {
+        let engine = engine::build_engine(tier, &config)?;
+        let pool_capacity = if config.performance.memory_pool_size > 0 {
+            Some(engine::pool_slots(&config)?)
+        } else {
+            None
+        };
+        let link_err = |e: wasmtime::Error| Error::Engine {
+            reason: format!("cannot define host functions: {e:#}").into(),
+        };
+        let mut linker = Linker::new(&engine);
+        let mut sync_linker = None;
+        if config.wasi.is_some() {
+            wasmtime_wasi::p1::add_to_linker_async(&mut linker, wasi_ctx).map_err(link_err)?;
+            let mut s = Linker::new(&engine);
+            wasmtime_wasi::p1::add_to_linker_sync(&mut s, wasi_ctx).map_err(link_err)?;
+            sync_linker = Some(s);
+        }
+        if let Some(host) = &host {
+            host(&mut linker).map_err(link_err)?;
+            if let Some(s) = &mut sync_linker {
+                host(s).map_err(link_err)?;
+            }
+        }
+        let mut provided = HashSet::new();
+        {
+            // `Linker::iter` needs a store of the linker's data type.
+            let mut store = store::new_store(&engine, &config, None)?;
+            for (m, n, _) in linker.iter(&mut store) {
+                provided.insert((m.to_owned(), n.to_owned()));
+            }
+        }
+        Ok(Sandbox {
+            inner: Arc::new(SandboxInner {
+                engine,
+                tier,
+                metrics: Metrics::new(config.metrics),
+                config,
+                linker,
+                sync_linker,
+                provided,
+                pool_capacity,
+            }),
+        })
+    }
+
+    /// The wasmtime engine, for compiling modules elsewhere (e.g. a cache)
+    /// that this sandbox can then adopt with [`Sandbox::adopt`].
+    pub fn engine(&self) -> &wasmtime::Engine {
+        &self.inner.engine
+    }
+
+    /// The tier this sandbox compiles to.
+    pub fn tier(&self) -> Tier {
+        self.inner.tier
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SandboxConfig {
+        &self.inner.config
+    }
+
+    /// A copy of the metrics recorded so far (all zero unless metrics are
+    /// enabled).
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.inner.metrics.snapshot()
+    }
+
+    /// The number of pooled instance slots, when pooling is on.
+    pub fn pool_capacity(&self) -> Option<u32> {
+        self.inner.pool_capacity
+    }
+
+    /// Compiles wasm (binary or text) and prepares it for instantiation.
+    /// Blocking: compilation takes milliseconds to seconds.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidModule`] for bytes that do not validate,
+    /// [`Error::ImportNotAllowed`] for an import the sandbox does not provide.
+    pub fn compile(&self, wasm: &[u8]) -> Result<Module> {
+        let start = Instant::now();
+        let module = wasmtime::Module::new(&self.inner.engine, wasm).map_err(error::from_compile_error)?;
+        self.inner.metrics.record_compile(start.elapsed());
+        self.adopt_with_hash(module, *blake3::hash(wasm).as_bytes())
+    }
+
+    /// Reads and compiles a module file.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the file cannot be read, then as [`Sandbox::compile`].
+    pub fn compile_file(&self, path: impl AsRef<Path>) -> Result<Module> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        self.compile(&bytes)
+    }
+
+    /// Adopts a module compiled elsewhere for this sandbox's engine (for
+    /// example, loaded from a compilation cache). `content_hash` identifies
+    /// the wasm it came from.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] if the module belongs to another engine,
+    /// [`Error::ImportNotAllowed`] as for [`Sandbox::compile`].
+    pub fn adopt(&self, module: wasmtime::Module, content_hash: [u8; 32]) -> Result<Module> {
+        if !wasmtime::Engine::same(module.engine(), &self.inner.engine) {
+            return Err(Error::config(
+                "the module was compiled for another engine; compile it with `Sandbox::engine()`",
+            ));
+        }
+        self.adopt_with_hash(module, content_hash)
+    }
+
+    fn adopt_with_hash(&self, module: wasmtime::Module, hash: [u8; 32]) -> Result<Module> {
+        let inner = &self.inner;
+        for import in module.imports() {
+            let key = (import.module().to_owned(), import.name().to_owned());
+            if !inner.provided.contains(&key) {
+                return Err(Error::ImportNotAllowed {
+                    module: key.0.into(),
+                    name: key.1.into(),
+                });
+            }
+        }
+        let uses_wasi = module.imports().any(|i| i.module() == WASI_MODULE);
+        let pre = inner
+            .linker
+            .instantiate_pre(&module)
+            .map_err(|e| Error::invalid_module(format!("cannot link the module: {e:#}")))?;
+        let pre_sync = match &inner.sync_linker {
+            Some(l) => Some(
+                l.instantiate_pre(&module)
+                    .map_err(|e| Error::invalid_module(format!("cannot link the module: {e:#}")))?,
+            ),
+            None => None,
+        };
+        let max_idle = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
+        Ok(Module {
+            inner: Arc::new(ModuleInner {
+                sandbox: Arc::clone(&self.inner),
+                module,
+                hash,
+                pre,
+                pre_sync,
+                uses_wasi,
+                idle: Mutex::new(Vec::new()),
+                max_idle,
+            }),
+        })
+    }
+}
+
+fn wasi_ctx(d: &mut StoreData) -> &mut wasmtime_wasi::p1::WasiP1Ctx {
+    // Invariant: WASI is linked only when the sandbox has a WASI config, and
+    // then every store is built with a WASI context.
+    d.wasi
+        .as_mut()
+        .expect("WASI is linked only into stores that carry a WASI context")
+}
+
+/// A WebAssembly value type, as the CLI and dynamic calls see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ValueType {
+    /// 32-bit integer.
+    I32,
+    /// 64-bit integer.
+    I64,
+    /// 32-bit float.
+    F32,
+    /// 64-bit float.
+    F64,
+    /// Anything else (vectors, references), by name.
+    Other(String),
+}
+
+impl From<&wasmtime::ValType> for ValueType {
+    fn from(t: &wasmtime::ValType) -> Self {
+        match t {
+            wasmtime::ValType::I32 => ValueType::I32,
+            wasmtime::ValType::I64 => ValueType::I64,
+            wasmtime::ValType::F32 => ValueType::F32,
+            wasmtime::ValType::F64 => ValueType::F64,
+            other => ValueType::Other(other.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for ValueType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ValueType::I32 => f.write_str("i32"),
+            ValueType::I64 => f.write_str("i64"),
+            ValueType::F32 => f.write_str("f32"),
+            ValueType::F64 => f.write_str("f64"),
+            ValueType::Other(s) => f.write_str(s),
+        }
+    }
+}
+
+/// A scalar WebAssembly value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum Value {
+    /// 32-bit integer.
+    I32(i32),
+    /// 64-bit integer.
+    I64(i64),
+    /// 32-bit float.
+    F32(f32),
+    /// 64-bit float.
+    F64(f64),
+}
+
+impl Value {
+    /// Parses `text` as a value of type `ty`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Codec`] when the text is not a number of that type, or the
+    /// type is not scalar.
+    pub fn parse(ty: &ValueType, text: &str) -> Result<Value> {
+        let bad = |e: &dyn std::fmt::Display| Error::Codec {
+            codec: "scalar",
+            reason: format!("cannot read `{text}` as {ty}: {e}").into(),
+        };
+        Ok(match ty {
+            ValueType::I32 => Value::I32(
+                text.parse::<i32>()
+                    .or_else(|_| text.parse::<u32>().map(|u| u as i32))
+                    .map_err(|e| bad(&e))?,
+            ),
+            ValueType::I64 => Value::I64(
+                text.parse::<i64>()
+                    .or_else(|_| text.parse::<u64>().map(|u| u as i64))
+                    .map_err(|e| bad(&e))?,
+            ),
+            ValueType::F32 => Value::F32(text.parse().map_err(|e| bad(&e))?),
+            ValueType::F64 => Value::F64(text.parse().map_err(|e| bad(&e))?),
+            ValueType::Other(_) => return Err(bad(&"only scalar parameters can be given")),
+        })
+    }
+
+    fn to_val(self) -> wasmtime::Val {
+        match self {
+            Value::I32(v) => wasmtime::Val::I32(v),
+            Value::I64(v) => wasmtime::Val::I64(v),
+            Value::F32(v) => wasmtime::Val::F32(v.to_bits()),
+            Value::F64(v) => wasmtime::Val::F64(v.to_bits()),
+        }
+    }
+
+    fn from_val(v: &wasmtime::Val) -> Result<Value> {
+        Ok(match v {
+            wasmtime::Val::I32(v) => Value::I32(*v),
+            wasmtime::Val::I64(v) => Value::I64(*v),
+            wasmtime::Val::F32(v) => Value::F32(f32::from_bits(*v)),
+            wasmtime::Val::F64(v) => Value::F64(f64::from_bits(*v)),
+            _ => {
+                return Err(Error::Codec {
+                    codec: "scalar",
+                    reason: "the export returns a non-scalar value".into(),
+                });
+            }
+        })
+    }
+}
+
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::I32(v) => write!(f, "{v}"),
+            Value::I64(v) => write!(f, "{v}"),
+            Value::F32(v) => write!(f, "{v}"),
+            Value::F64(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+/// The parameter and result types of an exported function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signature {
+    /// Parameter types.
+    pub params: Vec<ValueType>,
+    /// Result types.
+    pub results: Vec<ValueType>,
+}
+
+impl std::fmt::Display for Signature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list = |v: &[ValueType]| v.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        write!(f, "({}) -> ({})", list(&self.params), list(&self.results))
+    }
+}
+
+impl From<&wasmtime::FuncType> for Signature {
+    fn from(t: &wasmtime::FuncType) -> Self {
+        Signature {
+            params: t.params().map(|p| ValueType::from(&p)).collect(),
+            results: t.results().map(|p| ValueType::from(&p)).collect(),
+        }
+    }
+}
+
+/// What a WASI command produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOutput {
+    /// The exit status: 0, or the status passed to `proc_exit`.
+    pub exit_code: i32,
+    /// Captured standard output (empty unless captured).
+    pub stdout: Vec<u8>,
+    /// Captured standard error (empty unless captured).
+    pub stderr: Vec<u8>,
+}
+
+/// A compiled, linked module, ready to instantiate. Cheap to clone.
+#[derive(Clone)]
+pub struct Module {
+    inner: Arc<ModuleInner>,
+}
+
+struct ModuleInner {
+    sandbox: Arc<SandboxInner>,
+    module: wasmtime::Module,
+    hash: [u8; 32],
+    pre: InstancePre<StoreData>,
+    pre_sync: Option<InstancePre<StoreData>>,
+    uses_wasi: bool,
+    idle: Mutex<Vec<Instance>>,
+    max_idle: usize,
+}
+
+impl std::fmt::Debug for Module {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Module")
+            .field("hash", &blake3::Hash::from_bytes(self.inner.hash).to_hex().as_str())
+            .field("tier", &self.inner.sandbox.tier)
+            .finish_non_exhaustive()
+    }
+}
+
+static NEXT_INSTANCE_ID: AtomicU64 = AtomicU64::new(1);
+
+impl Module {
+    /// The blake3 hash of the wasm bytes this module was compiled from.
+    pub fn content_hash(&self) -> [u8; 32] {
+        self.inner.hash
+    }
+
+    /// The underlying wasmtime module.
+    pub fn wasmtime_module(&self) -> &wasmtime::Module {
+        &self.inner.module
+    }
+
+    /// The tier the module was compiled for.
+    pub fn tier(&self) -> Tier {
+        self.inner.sandbox.tier
+    }
+
+    /// Names of the exported functions.
+    pub fn function_exports(&self) -> Vec<String> {
+        self.inner
+            .module
+            .exports()
+            .filter(|e| e.ty().func().is_some())
+            .map(|e| e.name().to_owned())
+            .collect()
+    }
+
+    /// The signature of an exported function.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MissingExport`] if there is no such function export.
+    pub fn signature(&self, export: &str) -> Result<Signature> {
+        match self.inner.module.get_export(export) {
+            Some(wasmtime::ExternType::Func(f)) => Ok(Signature::from(&f)),
+            _ => Err(Error::missing_export(export)),
+        }
+    }
+
+    /// Instantiates the module for synchronous calls: the fast path, with no
+    /// executor in between. Keep the instance and call it many times.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LimitExceeded`] when the module's initial memory or tables
+    /// exceed the limits, [`Error::PoolExhausted`] when every pool slot is
+    /// in use, [`Error::Trap`] when its start function traps.
+    pub fn instantiate(&self) -> Result<Instance> {
+        let inner = &self.inner;
+        let cfg = &inner.sandbox.config;
+        let pre = inner.pre_sync.as_ref().unwrap_or(&inner.pre);
+        let start = Instant::now();
+        let mut store = store::new_store(&inner.sandbox.engine, cfg, cfg.wasi.as_ref())?;
+        store::arm(&mut store, cfg, false);
+        let instance = pre
+            .instantiate(&mut store)
+            .map_err(|e| error::from_instantiate_error(e, inner.sandbox.pool_capacity))?;
+        let mut inst = self.wrap(store, instance);
+        if self.is_reactor() {
+            inst.call_typed::<(), ()>(REACTOR_INIT, ())?;
+        }
+        inner.sandbox.metrics.record_instantiate(start.elapsed());
+        Ok(inst)
+    }
+
+    /// A reactor (a library-style WASI module, as `clang -mexec-model=reactor`
+    /// builds) exports `_initialize`, which must run before any other export.
+    fn is_reactor(&self) -> bool {
+        matches!(
+            self.inner.module.get_export(REACTOR_INIT),
+            Some(wasmtime::ExternType::Func(_))
+        )
+    }
+
+    /// Instantiates the module for async calls.
+    ///
+    /// # Errors
+    ///
+    /// As [`Module::instantiate`].
+    pub async fn instantiate_async(&self) -> Result<Instance> {
+        self.instantiate_async_with(self.inner.sandbox.config.wasi.as_ref()).await
+    }
+
+    async fn instantiate_async_with(&self, wasi: Option<&WasiConfig>) -> Result<Instance> {
+        let inner = &self.inner;
+        let cfg = &inner.sandbox.config;
+        let start = Instant::now();
+        let mut store = store::new_store(&inner.sandbox.engine, cfg, wasi)?;
+        store::arm(&mut store, cfg, true);
+        let instance = inner
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| error::from_instantiate_error(e, inner.sandbox.pool_capacity))?;
+        let mut inst = self.wrap(store, instance);
+        if self.is_reactor() {
+            inst.call_typed_async::<(), ()>(REACTOR_INIT, ()).await?;
+        }
+        inner.sandbox.metrics.record_instantiate(start.elapsed());
+        Ok(inst)
+    }
+
+    fn wrap(&self, store: Store<StoreData>, instance: wasmtime::Instance) -> Instance {
+        Instance {
+            store,
+            instance,
+            module: self.clone(),
+            id: NEXT_INSTANCE_ID.fetch_add(1, Ordering::Relaxed),
+            abi: None,
+            funcs: HashMap::new(),
+            poisoned: false,
+        }
+    }
+
+    /// Takes an idle instance, or makes a new one.
+    async fn checkout(&self) -> Result<Instance> {
+        if !self.inner.sandbox.config.fresh_instance_per_call {
+            if let Some(inst) = self.inner.idle.lock().pop() {
+                return Ok(inst);
+            }
+        }
+        self.instantiate_async().await
+    }
+
+    /// Returns an instance to the idle list unless it may hold broken state.
+    fn checkin(&self, inst: Instance) {
+        if inst.poisoned || self.inner.sandbox.config.fresh_instance_per_call {
+            return;
+        }
+        let mut idle = self.inner.idle.lock();
+        if idle.len() < self.inner.max_idle {
+            idle.push(inst);
+        }
+    }
+
+    /// Instantiates up to `instances` idle instances ahead of time, so that
+    /// the first calls do not pay for instantiation and first-touch page
+    /// faults of the memory image.
+    ///
+    /// # Errors
+    ///
+    /// As [`Module::instantiate`].
+    pub async fn warmup(&self, instances: usize) -> Result<()> {
+        let want = instances.min(self.inner.max_idle);
+        let mut made = Vec::new();
+        while self.inner.idle.lock().len() + made.len() < want {
+            let mut inst = self.instantiate_async().await?;
+            inst.touch_memory();
+            made.push(inst);
+        }
+        for inst in made {
+            self.checkin(inst);
+        }
+        Ok(())
+    }
+
+    /// Calls a scalar export with typed parameters and results, on an idle
+    /// instance.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MissingExport`], [`Error::SignatureMismatch`], and the
+    /// guest's failures: [`Error::Trap`], [`Error::Timeout`],
+    /// [`Error::OutOfFuel`], [`Error::LimitExceeded`].
+    pub async fn call_typed<P, R>(&self, export: &str, params: P) -> Result<R>
+    where
+        P: WasmParams + Send + Sync + 'static,
+        R: WasmResults + Send + Sync + 'static,
+    {
+        let mut inst = self.checkout().await?;
+        let r = inst.call_typed_async::<P, R>(export, params).await;
+        self.checkin(inst);
+        r
+    }
+
+    /// Calls an export through the guest ABI with raw bytes in and out.
+    ///
+    /// # Errors
+    ///
+    /// As [`Module::call_typed`], plus [`Error::Abi`] when the guest breaks
+    /// the ABI and [`Error::Guest`] when it reports an error.
+    pub async fn call_bytes(&self, export: &str, input: &[u8]) -> Result<Vec<u8>> {
+        let mut inst = self.checkout().await?;
+        let r = inst.call_bytes_async(export, input).await;
+        self.checkin(inst);
+        r
+    }
+
+    /// Calls an export with serde values, encoded with `codec`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Module::call_bytes`], plus [`Error::Codec`].
+    pub async fn call_with<A, R>(&self, codec: Codec, export: &str, args: &A) -> Result<R>
+    where
+        A: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        let input = codec.encode(args)?;
+        let out = self.call_bytes(export, &input).await?;
+        codec.decode(&out)
+    }
+
+    /// Calls an export with scalar values whose types are known only at run
+    /// time (the CLI uses this).
+    ///
+    /// # Errors
+    ///
+    /// As [`Module::call_typed`].
+    pub async fn call_values(&self, export: &str, args: &[Value]) -> Result<Vec<Value>> {
+        let mut inst = self.checkout().await?;
+        let r = inst.call_values_async(export, args).await;
+        self.checkin(inst);
+        r
+    }
+
+    /// Runs a WASI command: instantiates it with `wasi` (its arguments,
+    /// environment, directories and stdio) and calls `_start`.
+    ///
+    /// A `proc_exit` status is returned in [`RunOutput::exit_code`], not as an
+    /// error.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] if the sandbox was built without WASI,
+    /// [`Error::MissingExport`] without `_start`, and the guest's failures.
+    pub async fn run_command(&self, wasi: &WasiConfig) -> Result<RunOutput> {
+        if self.inner.sandbox.config.wasi.is_none() {
+            return Err(Error::config("running a WASI command needs WASI enabled on the sandbox"));
+        }
+        let mut inst = self.instantiate_async_with(Some(wasi)).await?;
+        let r = inst.call_typed_async::<(), ()>("_start", ()).await;
+        let stdout = inst.stdout().map(|c| c.contents()).unwrap_or_default();
+        let stderr = inst.stderr().map(|c| c.contents()).unwrap_or_default();
+        let exit_code = match r {
+            Ok(()) => 0,
+            Err(Error::Exit { code }) => code,
+            Err(e) => return Err(e),
+        };
+        Ok(RunOutput {
+            exit_code,
+            stdout,
+            stderr,
+        })
+    }
+
+    /// The number of idle instances kept for async calls.
+    pub fn idle_instances(&self) -> usize {
+        self.inner.idle.lock().len()
+    }
+}
+
+/// The guest ABI exports of an instance.
+#[derive(Clone)]
+struct Abi {
+    memory: Memory,
+    alloc: TypedFunc<i32, i32>,
+    free: TypedFunc<(i32, i32), ()>,
+}
+
+/// An instance of a module in its own store, for callers that want to hold
+/// it: the synchronous fast path, and stateful sessions.
+///
+/// Not thread-safe to share (`&mut self` calls), but `Send`.
+pub struct Instance {
+    store: Store<StoreData>,
+    instance: wasmtime::Instance,
+    module: Module,
+    id: u64,
+    abi: Option<Abi>,
+    funcs: HashMap<Box<str>, Func>,
+    poisoned: bool,
+}
+
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instance")
+            .field("id", &self.id)
+            .field("module", &self.module)
+            .field("poisoned", &self.poisoned)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A typed handle to an exported function of one [`Instance`]: the fastest
+/// way to call it repeatedly (no lookup, no type check, no marshalling).
+pub struct TypedFunction<P, R> {
+    func: TypedFunc<P, R>,
+    instance_id: u64,
+}
+
+impl<P, R> std::fmt::Debug for TypedFunction<P, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TypedFunction")
+            .field("instance_id", &self.instance_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P, R> Clone for TypedFunction<P, R> {
+    fn clone(&self) -> Self {
+        TypedFunction {
+            func: self.func.clone(),
+            instance_id: self.instance_id,
+        }
+    }
+}
+
+impl<P: WasmParams, R: WasmResults> TypedFunction<P, R> {
+    /// Calls the function on the instance it came from.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] if `instance` is not the one this handle came from;
+    /// the guest's failures otherwise.
+    #[inline]
+    pub fn call(&self, instance: &mut Instance, params: P) -> Result<R> {
+        if self.instance_id != instance.id {
+            return Err(wrong_instance());
+        }
+        instance.run_sync(|store| self.func.call(store, params))
+    }
+
+    /// Calls the function asynchronously: long calls yield to the executor at
+    /// every epoch tick.
+    ///
+    /// # Errors
+    ///
+    /// As [`TypedFunction::call`].
+    pub async fn call_async(&self, instance: &mut Instance, params: P) -> Result<R>
+    where
+        P: Send + Sync,
+        R: Send + Sync,
+    {
+        if self.instance_id != instance.id {
+            return Err(wrong_instance());
+        }
+        let func = &self.func;
+        instance.run_async(|store| Box::pin(func.call_async(store, params))).await
+    }
+}
+
+fn wrong_instance() -> Error {
+    Error::config("this function handle belongs to another instance")
+}
+
+impl Instance {
+    /// The module this instance was created from.
+    pub fn module(&self) -> &Module {
+        &self.module
+    }
+
+    /// True once a call on this instance trapped, timed out, hit a limit or
+    /// panicked a host function: its guest state may be inconsistent.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+
+    /// Bytes of linear memory the instance has (0 without a memory export).
+    pub fn memory_size(&mut self) -> usize {
+        match self.instance.get_memory(&mut self.store, MEMORY_EXPORT) {
+            Some(m) => m.data_size(&self.store),
+            None => 0,
+        }
+    }
+
+    /// Captured standard output, when WASI captures it.
+    pub fn stdout(&self) -> Option<&CapturedOutput> {
+        self.store.data().stdout.as_ref()
+    }
+
+    /// Captured standard error, when WASI captures it.
+    pub fn stderr(&self) -> Option<&CapturedOutput> {
+        self.store.data().stderr.as_ref()
+    }
+
+    fn touch_memory(&mut self) {
+        if let Some(m) = self.instance.get_memory(&mut self.store, MEMORY_EXPORT) {
+            // Reading one byte per page faults in the memory image, so the
+            // first call does not.
+            let data = m.data(&self.store);
+            let mut sum = 0u8;
+            for i in (0..data.len()).step_by(4096) {
+                sum = sum.wrapping_add(data[i]);
+            }
+            std::hint::black_box(sum);
+        }
+    }
+
+    fn func(&mut self, name: &str) -> Result<Func> {
+        if let Some(f) = self.funcs.get(name) {
+            return Ok(*f);
+        }
+        let f = self
+            .instance
+            .get_func(&mut self.store, name)
+            .ok_or_else(|| Error::missing_export(name))?;
+        self.funcs.insert(name.into(), f);
+        Ok(f)
+    }
+
+    /// A typed handle to an export, for repeated calls.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MissingExport`], or [`Error::SignatureMismatch`] when `P`
+    /// and `R` differ from the export's type.
+    pub fn typed<P: WasmParams, R: WasmResults>(&mut self, name: &str) -> Result<TypedFunction<P, R>> {
+        let f = self.func(name)?;
+        let func = f.typed::<P, R>(&self.store).map_err(|_| Error::SignatureMismatch {
+            export: name.into(),
+            expected: format!("{} -> {}", std::any::type_name::<P>(), std::any::type_name::<R>()).into(),
+            actual: Signature::from(&f.ty(&self.store)).to_string().into(),
+        })?;
+        Ok(TypedFunction {
+            func,
+            instance_id: self.id,
+        })
+    }
+
+    /// Calls a scalar export synchronously.
+    ///
+    /// # Errors
+    ///
+    /// As [`Instance::typed`], plus the guest's failures.
+    pub fn call_typed<P: WasmParams, R: WasmResults>(&mut self, name: &str, params: P) -> Result<R> {
+        let f = self.typed::<P, R>(name)?;
+        f.call(self, params)
+    }
+
+    /// Calls a scalar export asynchronously.
+    ///
+    /// # Errors
+    ///
+    /// As [`Instance::call_typed`].
+    pub async fn call_typed_async<P, R>(&mut self, name: &str, params: P) -> Result<R>
+    where
+        P: WasmParams + Send + Sync,
+        R: WasmResults + Send + Sync,
+    {
+        let f = self.typed::<P, R>(name)?;
+        f.call_async(self, params).await
+    }
+
+    /// Calls an export with dynamically typed scalar values.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SignatureMismatch`] when the values do not match the export's
+    /// parameters, plus the guest's failures.
+    pub async fn call_values_async(&mut self, name: &str, args: &[Value]) -> Result<Vec<Value>> {
+        let f = self.func(name)?;
+        let ty = f.ty(&self.store);
+        let sig = Signature::from(&ty);
+        let given: Vec<wasmtime::Val> = args.iter().map(|v| v.to_val()).collect();
+        let matches = given.len() == ty.params().len()
+            && given.iter().zip(ty.params()).all(|(v, t)| v.matches_ty(&self.store, &t).unwrap_or(false));
+        if !matches {
+            return Err(Error::SignatureMismatch {
+                export: name.into(),
+                expected: format!("{} argument(s): {:?}", args.len(), args).into(),
+                actual: sig.to_string().into(),
+            });
+        }
+        let mut results = vec![wasmtime::Val::I32(0); ty.results().len()];
+        let results_ref = &mut results;
+        self.run_async(|store| Box::pin(f.call_async(store, &given, results_ref)))
+            .await?;
+        results.iter().map(Value::from_val).collect()
+    }
+
+    /// Calls an export through the guest ABI (`docs/abi.md`) with raw bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Abi`] when the guest lacks the ABI exports or returns a block
+    /// outside its memory, [`Error::Guest`] when it reports an error, plus
+    /// [`Error::MissingExport`], [`Error::SignatureMismatch`] and the guest's
+    /// failures.
+    pub fn call_bytes(&mut self, name: &str, input: &[u8]) -> Result<Vec<u8>> {
+        let abi = self.abi()?;
+        let func = self.typed::<(i32, i32), i64>(name)?.func;
+        let len = guest_len(input.len())?;
+        let ptr = if input.is_empty() {
+            0
+        } else {
+            self.run_sync(|s| abi.alloc.call(s, len))?
+        };
+        self.write_arg(&abi, ptr, input)?;
+        let packed = self.run_sync(|s| func.call(s, (ptr, len)))?;
+        if !input.is_empty() {
+            self.run_sync(|s| abi.free.call(s, (ptr, len)))?;
+        }
+        let (rptr, rlen, is_err) = abi::unpack_result(packed);
+        let out = self.read_result(&abi, rptr, rlen)?;
+        if rlen > 0 {
+            self.run_sync(|s| abi.free.call(s, (rptr as i32, rlen as i32)))?;
+        }
+        finish_result(out, is_err)
+    }
+
+    /// Async version of [`Instance::call_bytes`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Instance::call_bytes`].
+    pub async fn call_bytes_async(&mut self, name: &str, input: &[u8]) -> Result<Vec<u8>> {
+        let abi = self.abi()?;
+        let func = self.typed::<(i32, i32), i64>(name)?.func;
+        let len = guest_len(input.len())?;
+        let ptr = if input.is_empty() {
+            0
+        } else {
+            self.run_async(|s| Box::pin(abi.alloc.call_async(s, len))).await?
+        };
+        self.write_arg(&abi, ptr, input)?;
+        let packed = self.run_async(|s| Box::pin(func.call_async(s, (ptr, len)))).await?;
+        if !input.is_empty() {
+            self.run_async(|s| Box::pin(abi.free.call_async(s, (ptr, len)))).await?;
+        }
+        let (rptr, rlen, is_err) = abi::unpack_result(packed);
+        let out = self.read_result(&abi, rptr, rlen)?;
+        if rlen > 0 {
+            self.run_async(|s| Box::pin(abi.free.call_async(s, (rptr as i32, rlen as i32))))
+                .await?;
+        }
+        finish_result(out, is_err)
+    }
+
+    /// Calls an export with serde values (synchronously).
+    ///
+    /// # Errors
+    ///
+    /// As [`Instance::call_bytes`], plus [`Error::Codec`].
+    pub fn call<A, R>(&mut self, codec: Codec, name: &str, args: &A) -> Result<R>
+    where
+        A: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        let input = codec.encode(args)?;
+        let out = self.call_bytes(name, &input)?;
+        codec.decode(&out)
+    }
+
+    /// Calls an export with serde values (asynchronously).
+    ///
+    /// # Errors
+    ///
+    /// As [`Instance::call`].
+    pub async fn call_async<A, R>(&mut self, codec: Codec, name: &str, args: &A) -> Result<R>
+    where
+        A: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        let input = codec.encode(args)?;
+        let out = self.call_bytes_async(name, &input).await?;
+        codec.decode(&out)
+    }
+
+    fn abi(&mut self) -> Result<Abi> {
+        if let Some(abi) = &self.abi {
+            return Ok(abi.clone());
+        }
+        let missing = |what: &str| {
+            Error::abi(format!(
+                "the module does not export `{what}`; byte and serde calls need the guest ABI \
+                 (memory, sandbox_alloc, sandbox_free) described in docs/abi.md"
+            ))
+        };
+        let memory = self
+            .instance
+            .get_memory(&mut self.store, MEMORY_EXPORT)
+            .ok_or_else(|| missing(MEMORY_EXPORT))?;
+        let alloc = self
+            .instance
+            .get_typed_func::<i32, i32>(&mut self.store, ALLOC_EXPORT)
+            .map_err(|_| missing("sandbox_alloc(i32) -> i32"))?;
+        let free = self
+            .instance
+            .get_typed_func::<(i32, i32), ()>(&mut self.store, FREE_EXPORT)
+            .map_err(|_| missing("sandbox_free(i32, i32)"))?;
+        let abi = Abi { memory, alloc, free };
+        self.abi = Some(abi.clone());
+        Ok(abi)
+    }
+
+    fn write_arg(&mut self, abi: &Abi, ptr: i32, input: &[u8]) -> Result<()> {
+        if input.is_empty() {
+            return Ok(());
+        }
+        let data = abi.memory.data_mut(&mut self.store);
+        let range = abi::check_range(ptr as u32, input.len() as u32, data.len(), "argument")?;
+        data[range].copy_from_slice(input);
+        Ok(())
+    }
+
+    fn read_result(&mut self, abi: &Abi, ptr: u32, len: u32) -> Result<Vec<u8>> {
+        let data = abi.memory.data(&self.store);
+        let range = abi::check_range(ptr, len, data.len(), "result")?;
+        Ok(data[range].to_vec())
+    }
+
+    /// Runs one synchronous wasm call with the store armed, converting errors
+    /// and containing host-function panics.
+    #[inline]
+    fn run_sync<T>(&mut self, f: impl FnOnce(&mut Store<StoreData>) -> wasmtime::Result<T>) -> Result<T> {
+        let sandbox = &self.module.inner.sandbox;
+        let cfg = &sandbox.config;
+        if self.module.inner.uses_wasi && tokio::runtime::Handle::try_current().is_ok() {
+            return Err(Error::config(
+                "synchronous calls into a WASI guest cannot run on an async runtime thread; \
+                 use the async call methods",
+            ));
+        }
+        store::arm(&mut self.store, cfg, false);
+        let timer = sandbox.metrics.enabled().then(Instant::now);
+        let store = &mut self.store;
+        let r = match std::panic::catch_unwind(AssertUnwindSafe(|| f(store))) {
+            Ok(r) => r.map_err(|e| convert(e, cfg)),
+            Err(payload) => Err(panic_error(payload)),
+        };
+        self.finish(timer, r)
+    }
+
+    /// Runs one async wasm call with the store armed (yielding at each epoch
+    /// tick), converting errors and containing host-function panics.
+    async fn run_async<'a, T, F>(&'a mut self, f: F) -> Result<T>
+    where
+        F: FnOnce(
+            &'a mut Store<StoreData>,
+        ) -> std::pin::Pin<Box<dyn Future<Output = wasmtime::Result<T>> + Send + 'a>>,
+    {
+        let sandbox = Arc::clone(&self.module.inner.sandbox);
+        let cfg = &sandbox.config;
+        store::arm(&mut self.store, cfg, true);
+        let timer = sandbox.metrics.enabled().then(Instant::now);
+        // Split the borrow: the store goes to the future, the rest stays.
+        let Instance {
+            store, poisoned, ..
+        } = self;
+        let r = match AssertUnwindSafe(f(store)).catch_unwind().await {
+            Ok(r) => r.map_err(|e| convert(e, cfg)),
+            Err(payload) => Err(panic_error(payload)),
+        };
+        if let Err(e) = &r {
+            *poisoned |= poisons(e);
+        }
+        if let Some(t) = timer {
+            sandbox.metrics.record_call(t.elapsed(), r.as_ref().map(|_| ()));
+        }
+        r
+    }
+
+    #[inline]
+    fn finish<T>(&mut self, timer: Option<Instant>, r: Result<T>) -> Result<T> {
+        if let Err(e) = &r {
+            self.poisoned |= poisons(e);
+        }
+        if let Some(t) = timer {
+            self.module
+                .inner
+                .sandbox
+                .metrics
+                .record_call(t.elapsed(), r.as_ref().map(|_| ()));
+        }
+        r
+    }
+}
+
+fn poisons(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Trap { .. }
+            | Error::Timeout { .. }
+            | Error::OutOfFuel { .. }
+            | Error::LimitExceeded { .. }
+            | Error::HostPanic { .. }
+            | Error::Exit { .. }
+            | Error::Engine { .. }
+    )
+}
+
+fn convert(e: wasmtime::Error, cfg: &SandboxConfig) -> Error {
+    error::from_call_error(
+        e,
+        &CallContext {
+            timeout: cfg.limits.timeout,
+            fuel: cfg.limits.fuel,
+        },
+    )
+}
+
+fn panic_error(payload: Box<dyn std::any::Any + Send>) -> Error {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned());
+    Error::HostPanic {
+        message: message.into(),
+    }
+}
+
+fn guest_len(len: usize) -> Result<i32> {
+    i32::try_from(len)
+        .ok()
+        .filter(|&l| (l as u32) & abi::ERROR_FLAG == 0)
+        .ok_or_else(|| Error::abi(format!("a {len}-byte argument does not fit the 32-bit guest ABI")))
+}
+
+fn finish_result(out: Vec<u8>, is_err: bool) -> Result<Vec<u8>> {
+    if is_err {
+        return Err(Error::Guest {
+            message: String::from_utf8_lossy(&out).into_owned().into(),
+        });
+    }
+    Ok(out)
+}
+
+/// The time a wall-clock limit may overrun: one epoch tick.
+pub fn timeout_resolution() -> Duration {
+    engine::EPOCH_TICK
+}

@@ -1,0 +1,65 @@
+//! The guests that wasm-sandbox's tests, benchmarks and examples run.
+//!
+//! C guests are built with Debian's clang for `wasm32-wasi` and committed as
+//! `.wasm` next to their source; `cargo xtask guests` rebuilds them. WAT
+//! guests are assembled here, at run time, from their committed text.
+
+/// Path of the `guests/` directory, for tools that want the files.
+pub const DIR: &str = env!("CARGO_MANIFEST_DIR");
+
+/// Scalar math: `add`, `add_i64`, `mul_f32`, `hypot`, `noop`, `fib`,
+/// `fib_iter`, `busy`, `div`, `trap`, `next` (stateful).
+pub const SCALAR_WAT: &str = include_str!("../wat/scalar.wat");
+/// `run` loops forever; `spin` loops forever without calls or memory traffic.
+pub const LOOP_WAT: &str = include_str!("../wat/loop.wat");
+/// `recurse` recurses without bound; `depth(n)` recurses n deep.
+pub const RECURSION_WAT: &str = include_str!("../wat/recursion.wat");
+/// `bomb` grows memory a page at a time forever; `grow_huge` asks for 1 GiB.
+pub const MEMBOMB_WAT: &str = include_str!("../wat/membomb.wat");
+/// 1 MiB of memory with data segments; `read(addr)`, `fill(byte)`.
+pub const MEMORY_IMAGE_WAT: &str = include_str!("../wat/memory_image.wat");
+
+/// The guest ABI in C: `process_batch` (JSON `Vec<i32>` doubled),
+/// `process_batch_postcard`, `echo`, `fail`, `bad_pointer`, `abort_now`,
+/// and the batch entry point `process_batch__batch`.
+pub const ABI_WASM: &[u8] = include_bytes!("../c/abi/abi.wasm");
+/// A WASI command that prints a greeting, its arguments and `$GREETING`,
+/// writes to stderr, and exits with `--exit N`; `--ls FILE` prints a file.
+pub const HELLO_WASM: &[u8] = include_bytes!("../c/hello/hello.wasm");
+/// A C memory bomb: `bomb()` mallocs and touches 1 MiB blocks forever.
+pub const MEMBOMB_C_WASM: &[u8] = include_bytes!("../c/membomb/membomb.wasm");
+/// SQLite as a reactor: `workload(n)` inserts n rows in memory and returns
+/// their sum. About 1.3 MB of wasm: the large real module.
+pub const SQLITE_WASM: &[u8] = include_bytes!("../c/sqlite/sqlite.wasm");
+
+/// Assembles a WAT guest into wasm bytes.
+///
+/// # Panics
+///
+/// Panics if `text` is not valid WAT; the committed guests always are.
+pub fn wat(text: &str) -> Vec<u8> {
+    wat::parse_str(text).expect("committed WAT guests are valid")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_wat_guest_assembles() {
+        for text in [
+            super::SCALAR_WAT,
+            super::LOOP_WAT,
+            super::RECURSION_WAT,
+            super::MEMBOMB_WAT,
+            super::MEMORY_IMAGE_WAT,
+        ] {
+            assert!(!super::wat(text).is_empty());
+        }
+    }
+
+    #[test]
+    fn c_guests_are_wasm() {
+        for bytes in [super::ABI_WASM, super::HELLO_WASM, super::MEMBOMB_C_WASM, super::SQLITE_WASM] {
+            assert_eq!(&bytes[..4], b"\0asm");
+        }
+    }
+}
