@@ -215,7 +215,12 @@ impl Sandbox {
             ),
             None => None,
         };
-        let max_idle = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
+        // Idle instances hold pool slots: never keep more than half the pool.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let max_idle = match inner.pool_capacity {
+            Some(slots) => (cores * 2).min((slots as usize / 2).max(1)),
+            None => cores * 2,
+        };
         Ok(Module {
             inner: Arc::new(ModuleInner {
                 sandbox: Arc::clone(&self.inner),

@@ -1,1 +1,380 @@
-//! Facade (being written).
+//! Run untrusted WebAssembly fast and safely.
+//!
+//! `wasm-sandbox` is a thin facade over a workspace of micro-crates on
+//! wasmtime. It holds the [`WasmSandbox`] builder and the glue between the
+//! crates; each crate is also usable alone.
+//!
+//! ```
+//! use wasm_sandbox::{WasmSandbox, PerformanceConfig, OptimizationLevel};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), wasm_sandbox::Error> {
+//! let sandbox = WasmSandbox::builder()
+//!     .performance_config(PerformanceConfig {
+//!         optimization_level: OptimizationLevel::Aggressive,
+//!         ..Default::default()
+//!     })
+//!     .timeout(std::time::Duration::from_secs(1))
+//!     .build()
+//!     .await?;
+//! sandbox
+//!     .load(r#"(module (func (export "add") (param i32 i32) (result i32)
+//!                  local.get 0 local.get 1 i32.add))"#.as_bytes())
+//!     .await?;
+//! let sum: i32 = sandbox.call_typed("add", (2, 3)).await?;
+//! assert_eq!(sum, 5);
+//! # Ok(()) }
+//! ```
+//!
+//! # The three ways to call a guest
+//!
+//! * Typed scalar calls ([`WasmSandbox::call_typed`], or a [`TypedFunction`]
+//!   on an [`Instance`] you hold for the synchronous fast path).
+//! * Serde calls ([`WasmSandbox::call`]): arguments and results cross as
+//!   JSON or postcard through the guest ABI of `docs/abi.md`.
+//! * Raw bytes ([`WasmSandbox::call_bytes`]).
+//!
+//! # Crate features
+//!
+//! None yet: every component in this release is part of the default build.
+//! Components of later releases (cache, tiering, pools, call optimizer,
+//! batching) are added as optional features, each re-exporting its crate.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::RwLock;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+#[doc(inline)]
+pub use wasm_sandbox_core::{
+    Codec, Error, ErrorClass, HostSetup, Instance, LatencySummary, MetricsSnapshot, Module, OptimizationLevel,
+    Output, PerformanceConfig, Preopen, Resource, ResourceLimits, Result, RunOutput, SandboxConfig, Signature,
+    StoreData, Tier, TrapCode, TypedFunction, Value, ValueType, WasiConfig, abi, wasmtime,
+};
+
+/// The sandbox core, for embedders who want its lower-level API.
+#[doc(inline)]
+pub use wasm_sandbox_core as core;
+
+/// Where a module comes from.
+#[derive(Debug, Clone)]
+pub enum ModuleSource {
+    /// Wasm binary or WAT text in memory.
+    Bytes(Arc<[u8]>),
+    /// A `.wasm` or `.wat` file.
+    Path(PathBuf),
+}
+
+impl From<&[u8]> for ModuleSource {
+    fn from(b: &[u8]) -> Self {
+        ModuleSource::Bytes(b.into())
+    }
+}
+
+impl From<Vec<u8>> for ModuleSource {
+    fn from(b: Vec<u8>) -> Self {
+        ModuleSource::Bytes(b.into())
+    }
+}
+
+/// A string is a path, as in `sandbox.compile_with_cache("module.wasm")`.
+impl From<&str> for ModuleSource {
+    fn from(p: &str) -> Self {
+        ModuleSource::Path(p.into())
+    }
+}
+
+impl From<&Path> for ModuleSource {
+    fn from(p: &Path) -> Self {
+        ModuleSource::Path(p.into())
+    }
+}
+
+impl From<PathBuf> for ModuleSource {
+    fn from(p: PathBuf) -> Self {
+        ModuleSource::Path(p)
+    }
+}
+
+impl ModuleSource {
+    async fn bytes(self) -> Result<Arc<[u8]>> {
+        match self {
+            ModuleSource::Bytes(b) => Ok(b),
+            ModuleSource::Path(p) => match tokio::fs::read(&p).await {
+                Ok(b) => Ok(b.into()),
+                Err(e) => Err(Error::io(p, e)),
+            },
+        }
+    }
+}
+
+/// Builds a [`WasmSandbox`].
+#[derive(Clone, Default)]
+pub struct WasmSandboxBuilder {
+    config: SandboxConfig,
+    codec: Codec,
+    host: Option<HostSetup>,
+}
+
+impl std::fmt::Debug for WasmSandboxBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmSandboxBuilder")
+            .field("config", &self.config)
+            .field("codec", &self.codec)
+            .field("host", &self.host.is_some())
+            .finish()
+    }
+}
+
+impl WasmSandboxBuilder {
+    /// Sets the performance configuration. Default: [`PerformanceConfig::default`].
+    pub fn performance_config(mut self, cfg: PerformanceConfig) -> Self {
+        self.config.performance = cfg;
+        self
+    }
+
+    /// Records metrics (compile, instantiate and call latency, calls, traps,
+    /// timeouts), readable with [`WasmSandbox::metrics`] and emitted through
+    /// the `metrics` crate. Default: `false`.
+    pub fn enable_metrics(mut self, enable: bool) -> Self {
+        self.config.metrics = enable;
+        self
+    }
+
+    /// Sets every resource limit at once. Default: [`ResourceLimits::default`].
+    pub fn limits(mut self, limits: ResourceLimits) -> Self {
+        self.config.limits = limits;
+        self
+    }
+
+    /// Most linear memory per instance, in bytes. Default: 64 MiB.
+    pub fn max_memory(mut self, bytes: usize) -> Self {
+        self.config.limits.max_memory = bytes;
+        self
+    }
+
+    /// Wall-clock limit per call. Default: 10 s.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.config.limits.timeout = Some(timeout);
+        self
+    }
+
+    /// Removes the wall-clock limit. Calls can then run forever: only for
+    /// trusted guests or with fuel.
+    pub fn no_timeout(mut self) -> Self {
+        self.config.limits.timeout = None;
+        self
+    }
+
+    /// Fuel per call. Default: none (no metering).
+    pub fn fuel(mut self, fuel: u64) -> Self {
+        self.config.limits.fuel = Some(fuel);
+        self
+    }
+
+    /// Most wasm stack per call, in bytes. Default: 512 KiB.
+    pub fn max_wasm_stack(mut self, bytes: usize) -> Self {
+        self.config.limits.max_wasm_stack = bytes;
+        self
+    }
+
+    /// Enables WASI preview 1 with these grants. Default: no WASI.
+    pub fn wasi(mut self, wasi: WasiConfig) -> Self {
+        self.config.wasi = Some(wasi);
+        self
+    }
+
+    /// The codec of [`WasmSandbox::call`]. Default: [`Codec::Json`].
+    pub fn codec(mut self, codec: Codec) -> Self {
+        self.codec = codec;
+        self
+    }
+
+    /// Gives every async call a fresh instance (no state survives between
+    /// calls). Default: `false` (idle instances are reused).
+    pub fn fresh_instance_per_call(mut self, fresh: bool) -> Self {
+        self.config.fresh_instance_per_call = fresh;
+        self
+    }
+
+    /// Adds host functions: `setup` runs on each linker the sandbox builds.
+    /// Guests can import only what it defines (and WASI, when enabled).
+    pub fn host_functions(
+        mut self,
+        setup: impl Fn(&mut wasmtime::Linker<StoreData>) -> wasmtime::Result<()> + Send + Sync + 'static,
+    ) -> Self {
+        self.host = Some(Arc::new(setup));
+        self
+    }
+
+    /// Builds the sandbox.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for inconsistent settings (such as a memory pool
+    /// smaller than one instance's memory), [`Error::Engine`] when wasmtime
+    /// cannot build the engine.
+    pub async fn build(self) -> Result<WasmSandbox> {
+        let tier = self.config.performance.tier();
+        let config = self.config;
+        let host = self.host;
+        // Building an engine with a pool reserves address space; keep it off
+        // the async threads.
+        let core = tokio::task::spawn_blocking(move || wasm_sandbox_core::Sandbox::with_tier(config, tier, host))
+            .await
+            .map_err(join_error)??;
+        Ok(WasmSandbox {
+            core,
+            codec: self.codec,
+            default_module: RwLock::new(None),
+        })
+    }
+}
+
+fn join_error(e: tokio::task::JoinError) -> Error {
+    Error::Engine {
+        reason: format!("a blocking task failed: {e}").into(),
+    }
+}
+
+/// A sandbox for untrusted WebAssembly: one engine, its limits, and the
+/// modules loaded into it.
+///
+/// The first module loaded becomes the *default module* that
+/// [`WasmSandbox::call`] and friends target; use [`Module`]'s own methods
+/// to call others.
+pub struct WasmSandbox {
+    core: wasm_sandbox_core::Sandbox,
+    codec: Codec,
+    default_module: RwLock<Option<Module>>,
+}
+
+impl std::fmt::Debug for WasmSandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmSandbox")
+            .field("core", &self.core)
+            .field("codec", &self.codec)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WasmSandbox {
+    /// A builder with default settings.
+    pub fn builder() -> WasmSandboxBuilder {
+        WasmSandboxBuilder::default()
+    }
+
+    /// The sandbox core.
+    pub fn core(&self) -> &wasm_sandbox_core::Sandbox {
+        &self.core
+    }
+
+    /// The tier modules are compiled to.
+    pub fn tier(&self) -> Tier {
+        self.core.tier()
+    }
+
+    /// A copy of the metrics recorded so far.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.core.metrics()
+    }
+
+    /// Compiles a module (on a blocking thread) and links it. The first
+    /// module loaded becomes the default module.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] for an unreadable file, [`Error::InvalidModule`] and
+    /// [`Error::ImportNotAllowed`] for a module that cannot be loaded.
+    pub async fn load(&self, source: impl Into<ModuleSource>) -> Result<Module> {
+        let bytes = source.into().bytes().await?;
+        let core = self.core.clone();
+        let module = tokio::task::spawn_blocking(move || core.compile(&bytes))
+            .await
+            .map_err(join_error)??;
+        self.default_module.write().get_or_insert_with(|| module.clone());
+        Ok(module)
+    }
+
+    /// Compiles a module, going through the compilation cache when
+    /// `enable_caching` is set. The first module loaded becomes the default.
+    ///
+    /// # Errors
+    ///
+    /// As [`WasmSandbox::load`].
+    pub async fn compile_with_cache(&self, source: impl Into<ModuleSource>) -> Result<Module> {
+        self.load(source).await
+    }
+
+    /// Makes `module` the target of [`WasmSandbox::call`].
+    pub fn set_default_module(&self, module: &Module) {
+        *self.default_module.write() = Some(module.clone());
+    }
+
+    fn default(&self) -> Result<Module> {
+        self.default_module
+            .read()
+            .clone()
+            .ok_or_else(|| Error::config("no module loaded: call `load` or `compile_with_cache` first"))
+    }
+
+    /// Pre-instantiates idle instances of `module` (one per core) and
+    /// faults in their memory, so first calls pay for neither.
+    ///
+    /// # Errors
+    ///
+    /// As [`Module::instantiate`].
+    pub async fn warmup(&self, module: &Module) -> Result<()> {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+        module.warmup(n).await
+    }
+
+    /// Calls an export of the default module with serde values, encoded
+    /// with the sandbox's codec.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when no module is loaded; as [`Module::call_with`].
+    pub async fn call<A, R>(&self, export: &str, args: &A) -> Result<R>
+    where
+        A: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        self.default()?.call_with(self.codec, export, args).await
+    }
+
+    /// Calls a scalar export of the default module.
+    ///
+    /// # Errors
+    ///
+    /// As [`Module::call_typed`].
+    pub async fn call_typed<P, R>(&self, export: &str, params: P) -> Result<R>
+    where
+        P: wasmtime::WasmParams + Send + Sync + 'static,
+        R: wasmtime::WasmResults + Send + Sync + 'static,
+    {
+        self.default()?.call_typed(export, params).await
+    }
+
+    /// Calls an export of the default module with raw bytes.
+    ///
+    /// # Errors
+    ///
+    /// As [`Module::call_bytes`].
+    pub async fn call_bytes(&self, export: &str, input: &[u8]) -> Result<Vec<u8>> {
+        self.default()?.call_bytes(export, input).await
+    }
+
+    /// Runs the default module as a WASI command with `wasi`'s arguments,
+    /// environment, directories and stdio.
+    ///
+    /// # Errors
+    ///
+    /// As [`Module::run_command`].
+    pub async fn run(&self, wasi: &WasiConfig) -> Result<RunOutput> {
+        self.default()?.run_command(wasi).await
+    }
+}
