@@ -411,7 +411,7 @@ pub(crate) fn from_call_error(err: wasmtime::Error, ctx: &CallContext) -> Error 
         }
         let message = err
             .downcast_ref::<wasmtime::WasmBacktrace>()
-            .map(|bt| bt.to_string().trim().replace('\n', "; "))
+            .map(describe_backtrace)
             .unwrap_or_default();
         return Error::Trap {
             code: TrapCode::from(*trap),
@@ -423,6 +423,27 @@ pub(crate) fn from_call_error(err: wasmtime::Error, ctx: &CallContext) -> Error 
     }
     Error::Engine {
         reason: format!("{err:#}").into(),
+    }
+}
+
+/// The innermost frames of a trap, as `in f (function 3) at 0x174 <- ...`.
+fn describe_backtrace(bt: &wasmtime::WasmBacktrace) -> String {
+    let frames: Vec<String> = bt
+        .frames()
+        .iter()
+        .take(3)
+        .map(|f| {
+            let name = f.func_name().map(|n| format!("`{n}` ")).unwrap_or_default();
+            match f.module_offset() {
+                Some(off) => format!("{name}(function {}) at {off:#x}", f.func_index()),
+                None => format!("{name}(function {})", f.func_index()),
+            }
+        })
+        .collect();
+    if frames.is_empty() {
+        String::new()
+    } else {
+        format!("in {}", frames.join(" <- "))
     }
 }
 

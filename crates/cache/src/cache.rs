@@ -1,0 +1,528 @@
+//! [`CompilationCache`] and its [`CacheConfig`].
+
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use dashmap::DashMap;
+use parking_lot::Mutex;
+use wasmtime::{Engine, Module};
+
+use crate::disk::{DiskLayer, Lookup};
+use crate::index::EvictionPolicy;
+use crate::memory::MemoryLayer;
+use crate::stats::{Counters, bump, time};
+use crate::{CacheError, CacheKey, CacheStats, CompileSettings, VerifyReport, default_cache_dir};
+
+/// How a [`CompilationCache`] is set up. Built with chained setters:
+///
+/// ```
+/// use wasm_sandbox_cache::{CacheConfig, EvictionPolicy};
+/// let config = CacheConfig::new("/var/cache/my-app/wasm")
+///     .max_cache_size(256 << 20)
+///     .eviction_policy(EvictionPolicy::Lfu)
+///     .memory_max_entries(64);
+/// assert_eq!(config.directory().unwrap().to_str(), Some("/var/cache/my-app/wasm"));
+/// ```
+#[derive(Clone, Debug)]
+pub struct CacheConfig {
+    directory: Option<PathBuf>,
+    max_cache_size: u64,
+    eviction_policy: EvictionPolicy,
+    memory_max_entries: usize,
+    memory_max_bytes: u64,
+    abort_after_temp_write: bool,
+}
+
+impl Default for CacheConfig {
+    /// The same as [`CacheConfig::with_default_directory`].
+    fn default() -> Self {
+        Self::with_default_directory()
+    }
+}
+
+impl CacheConfig {
+    /// A cache with both layers, its disk layer in `directory`.
+    pub fn new(directory: impl Into<PathBuf>) -> Self {
+        CacheConfig {
+            directory: Some(directory.into()),
+            ..Self::in_memory()
+        }
+    }
+
+    /// A cache on [`default_cache_dir()`], or in memory only on a platform without a
+    /// user cache directory.
+    pub fn with_default_directory() -> Self {
+        CacheConfig {
+            directory: default_cache_dir(),
+            ..Self::in_memory()
+        }
+    }
+
+    /// A cache with the in-memory layer only.
+    pub fn in_memory() -> Self {
+        CacheConfig {
+            directory: None,
+            max_cache_size: 512 << 20,
+            eviction_policy: EvictionPolicy::Lru,
+            memory_max_entries: 256,
+            memory_max_bytes: 256 << 20,
+            abort_after_temp_write: false,
+        }
+    }
+
+    /// The bound, in bytes, on the artifacts and headers on disk. Enforced on every
+    /// insert by evicting first; an artifact larger than the bound is not stored.
+    /// Default: 512 MiB.
+    pub fn max_cache_size(mut self, bytes: u64) -> Self {
+        self.max_cache_size = bytes;
+        self
+    }
+
+    /// Which artifact the disk layer evicts when full. Default: [`EvictionPolicy::Lru`].
+    /// (The in-memory layer is always LRU.)
+    pub fn eviction_policy(mut self, policy: EvictionPolicy) -> Self {
+        self.eviction_policy = policy;
+        self
+    }
+
+    /// The most modules the in-memory layer holds; 0 disables it. Default: 256.
+    pub fn memory_max_entries(mut self, entries: usize) -> Self {
+        self.memory_max_entries = entries;
+        self
+    }
+
+    /// The bound, in bytes of code images, on the in-memory layer. Default: 256 MiB.
+    pub fn memory_max_bytes(mut self, bytes: u64) -> Self {
+        self.memory_max_bytes = bytes;
+        self
+    }
+
+    /// Fault injection for crash-safety tests: abort the process after the first
+    /// temporary file of a store is written. Not part of the stable API.
+    #[doc(hidden)]
+    pub fn abort_after_temp_write_for_tests(mut self, abort: bool) -> Self {
+        self.abort_after_temp_write = abort;
+        self
+    }
+
+    /// The disk layer's directory, if any.
+    pub fn directory(&self) -> Option<&Path> {
+        self.directory.as_deref()
+    }
+}
+
+/// One in-flight compilation: the first requester fills it, the others wait on it.
+type Slot = Arc<Mutex<Option<Module>>>;
+
+/// A two-layer, content-addressed cache of compiled modules. See the
+/// [crate documentation](crate) for the design.
+///
+/// `CompilationCache` is `Send + Sync`; share one per process through an `Arc`.
+pub struct CompilationCache {
+    config: CacheConfig,
+    memory: MemoryLayer,
+    disk: Option<DiskLayer>,
+    inflight: DashMap<CacheKey, Slot>,
+    counters: Counters,
+}
+
+impl std::fmt::Debug for CompilationCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompilationCache")
+            .field("config", &self.config)
+            .field("disk_enabled", &self.disk.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CompilationCache {
+    /// Opens a cache.
+    ///
+    /// With a directory configured: a missing directory is created with mode `0o700`;
+    /// dead temporary files and half-written entries are removed; the index is rebuilt
+    /// from the artifacts present, evicting beyond [`CacheConfig::max_cache_size`]. If
+    /// the directory cannot be created or written, the cache logs a `tracing` warning and
+    /// runs compile-only (with its in-memory layer): every call still works.
+    ///
+    /// # Errors
+    ///
+    /// [`CacheError::InsecureDirectory`] if other users can write to the directory (or
+    /// another user owns it), [`CacheError::NotADirectory`] if the path is a file,
+    /// [`CacheError::Io`] if its metadata cannot be read after creating it. Problems with
+    /// the entries inside are fixed, not reported.
+    pub fn open(config: CacheConfig) -> Result<Self, CacheError> {
+        let counters = Counters::default();
+        let disk = match &config.directory {
+            None => None,
+            Some(dir) => {
+                let (disk, cleanup) = DiskLayer::open(
+                    dir,
+                    config.eviction_policy,
+                    config.max_cache_size,
+                    config.abort_after_temp_write,
+                )?;
+                bump(
+                    &counters.temp_files_removed,
+                    "wasm_sandbox_cache_temp_files_removed_total",
+                    cleanup.temp_files_removed,
+                );
+                bump(
+                    &counters.evictions,
+                    "wasm_sandbox_cache_evictions_total",
+                    cleanup.evicted,
+                );
+                for removed in &cleanup.removed {
+                    tracing::warn!(path = %removed.path.display(), reason = %removed.reason, "removed a broken cache entry");
+                }
+                bump(
+                    &counters.corrupt_removed,
+                    "wasm_sandbox_cache_corrupt_removed_total",
+                    cleanup.removed.len() as u64,
+                );
+                disk
+            }
+        };
+        let memory = MemoryLayer::new(
+            EvictionPolicy::Lru,
+            config.memory_max_bytes,
+            config.memory_max_entries,
+        );
+        let cache = CompilationCache {
+            config,
+            memory,
+            disk,
+            inflight: DashMap::new(),
+            counters,
+        };
+        cache.publish_gauges();
+        Ok(cache)
+    }
+
+    /// The configuration the cache was opened with.
+    pub fn config(&self) -> &CacheConfig {
+        &self.config
+    }
+
+    /// The disk layer's directory, or `None` when the cache is in memory only or
+    /// degraded to compile-only.
+    pub fn directory(&self) -> Option<&Path> {
+        self.disk.as_ref().map(|d| d.dir())
+    }
+
+    /// Whether the disk layer is in use.
+    pub fn is_disk_enabled(&self) -> bool {
+        self.disk.is_some()
+    }
+
+    /// Returns the module compiled from `wasm` (binary or, with wasmtime's `wat` feature,
+    /// text) by `engine` with `settings`: from memory, else from a verified artifact on
+    /// disk, else by compiling it (and storing the artifact).
+    ///
+    /// Concurrent calls for the same key in this process compile once; the others wait
+    /// for the result. Bad artifacts are removed and recompiled; failures to write the
+    /// disk layer are logged and counted, never returned.
+    ///
+    /// Function-level parallelism inside one compilation is wasmtime's
+    /// [`wasmtime::Config::parallel_compilation`], set by whoever built `engine`.
+    ///
+    /// # Errors
+    ///
+    /// [`CacheError::Compile`] if the module is invalid or cannot be compiled.
+    pub fn get_or_compile(
+        &self,
+        engine: &Engine,
+        wasm: &[u8],
+        settings: &CompileSettings,
+    ) -> Result<Module, CacheError> {
+        let key = CacheKey::new(engine, wasm, settings);
+        if let Some(module) = self.memory.get(&key) {
+            bump(
+                &self.counters.memory_hits,
+                "wasm_sandbox_cache_memory_hits_total",
+                1,
+            );
+            return Ok(module);
+        }
+
+        let slot: Slot = self.inflight.entry(key).or_default().clone();
+        let mut filled = slot.lock();
+        let found = filled.clone().or_else(|| self.memory.get(&key));
+        let result = match found {
+            Some(module) => {
+                bump(
+                    &self.counters.memory_hits,
+                    "wasm_sandbox_cache_memory_hits_total",
+                    1,
+                );
+                Ok(module)
+            }
+            None => {
+                let result = self.load_or_compile(engine, wasm, &key);
+                if let Ok(module) = &result {
+                    *filled = Some(module.clone());
+                    let evicted = self.memory.insert(key, module.clone());
+                    bump(
+                        &self.counters.memory_evictions,
+                        "wasm_sandbox_cache_memory_evictions_total",
+                        evicted,
+                    );
+                }
+                result
+            }
+        };
+        drop(filled);
+        self.inflight.remove_if(&key, |_, s| Arc::ptr_eq(s, &slot));
+        result
+    }
+
+    fn load_or_compile(
+        &self,
+        engine: &Engine,
+        wasm: &[u8],
+        key: &CacheKey,
+    ) -> Result<Module, CacheError> {
+        if let Some(disk) = &self.disk
+            && let Some(module) = self.load_from_disk(disk, engine, key)
+        {
+            return Ok(module);
+        }
+
+        bump(&self.counters.misses, "wasm_sandbox_cache_misses_total", 1);
+        let start = Instant::now();
+        let compiled = Module::new(engine, wasm);
+        time(
+            &self.counters.compile_nanos,
+            "wasm_sandbox_cache_compile_seconds",
+            start.elapsed(),
+        );
+        let module = match compiled {
+            Ok(m) => m,
+            Err(e) => {
+                bump(
+                    &self.counters.compile_errors,
+                    "wasm_sandbox_cache_compile_errors_total",
+                    1,
+                );
+                return Err(CacheError::Compile {
+                    message: format!("{e:#}"),
+                });
+            }
+        };
+        bump(
+            &self.counters.compiles,
+            "wasm_sandbox_cache_compiles_total",
+            1,
+        );
+
+        if let Some(disk) = &self.disk {
+            let stored = module
+                .serialize()
+                .map_err(|e| format!("cannot serialize the module: {e:#}"))
+                .and_then(|bytes| disk.store(key, &bytes).map_err(|e| e.to_string()));
+            match stored {
+                Ok(stored) => {
+                    bump(
+                        &self.counters.evictions,
+                        "wasm_sandbox_cache_evictions_total",
+                        stored.evicted,
+                    );
+                    if !stored.written {
+                        tracing::debug!(%key, "artifact larger than the cache bound; not stored");
+                    }
+                }
+                Err(error) => {
+                    bump(
+                        &self.counters.store_failures,
+                        "wasm_sandbox_cache_store_failures_total",
+                        1,
+                    );
+                    tracing::warn!(%key, %error, "cannot store a compiled artifact; continuing without it");
+                }
+            }
+            self.publish_gauges();
+        }
+        Ok(module)
+    }
+
+    fn load_from_disk(&self, disk: &DiskLayer, engine: &Engine, key: &CacheKey) -> Option<Module> {
+        let start = Instant::now();
+        let (file, size) = match disk.lookup(key) {
+            Ok(Lookup::Found(file, size)) => (file, size),
+            Ok(Lookup::Missing) => return None,
+            Ok(Lookup::Corrupt(reason)) => {
+                self.discard(disk, key, &reason);
+                return None;
+            }
+            Err(error) => {
+                tracing::warn!(%key, %error, "cannot read the cache; compiling instead");
+                return None;
+            }
+        };
+        // SAFETY: `deserialize_open_file` trusts its input to be an unmodified artifact
+        // from `Module::serialize` of this wasmtime version, and needs the file to stay
+        // unchanged while the module lives. Both hold here:
+        // - Integrity: `lookup` checked, on this very open handle (so no path race), that
+        //   the file's length and blake3 checksum match the header, which itself carries a
+        //   checksum and this entry's key. Headers are written only by this cache, right
+        //   after `Module::serialize`, so the bytes are exactly what wasmtime produced.
+        // - Provenance: the key covers the engine's `precompile_compatibility_hash` (its
+        //   flags, target, features and wasmtime version), so an artifact from another
+        //   engine configuration is never looked up under this key; wasmtime checks the
+        //   embedded engine configuration again while deserializing.
+        // - No tampering: `open` refused a directory that other users can write to, and
+        //   `lookup` refused files that another user owns or can write.
+        // - Stability: the cache only ever replaces files by rename and removes them by
+        //   unlink; neither changes the inode that wasmtime maps, so the mapping stays
+        //   valid for the module's whole life, evicted or not.
+        let loaded = unsafe { Module::deserialize_open_file(engine, file) };
+        match loaded {
+            Ok(module) => {
+                time(
+                    &self.counters.load_nanos,
+                    "wasm_sandbox_cache_load_seconds",
+                    start.elapsed(),
+                );
+                bump(
+                    &self.counters.disk_hits,
+                    "wasm_sandbox_cache_disk_hits_total",
+                    1,
+                );
+                bump(
+                    &self.counters.evictions,
+                    "wasm_sandbox_cache_evictions_total",
+                    disk.record_hit(key, size),
+                );
+                Some(module)
+            }
+            Err(e) => {
+                self.discard(disk, key, &format!("wasmtime rejected the artifact: {e:#}"));
+                None
+            }
+        }
+    }
+
+    fn discard(&self, disk: &DiskLayer, key: &CacheKey, reason: &str) {
+        tracing::warn!(%key, reason, "removing a broken cache entry; it will be recompiled");
+        disk.remove(key);
+        bump(
+            &self.counters.corrupt_removed,
+            "wasm_sandbox_cache_corrupt_removed_total",
+            1,
+        );
+    }
+
+    /// Compiles (through the cache) every item on up to `threads` scoped threads
+    /// (at least one), returning the results in the order of `items`.
+    ///
+    /// This parallelizes across modules; wasmtime's
+    /// [`wasmtime::Config::parallel_compilation`] parallelizes across the functions of
+    /// one module. With both on, keep `threads` small.
+    ///
+    /// # Errors
+    ///
+    /// Each item's result carries its own error, as from
+    /// [`get_or_compile`](Self::get_or_compile), or [`CacheError::WorkerPanicked`].
+    pub fn compile_many(
+        &self,
+        engine: &Engine,
+        items: &[(&[u8], CompileSettings)],
+        threads: usize,
+    ) -> Vec<Result<Module, CacheError>> {
+        let threads = threads.clamp(1, items.len().max(1));
+        let next = AtomicUsize::new(0);
+        let results: Vec<Mutex<Option<Result<Module, CacheError>>>> =
+            items.iter().map(|_| Mutex::new(None)).collect();
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((wasm, settings)) = items.get(i) else {
+                            break;
+                        };
+                        let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                            self.get_or_compile(engine, wasm, settings)
+                        }))
+                        .unwrap_or(Err(CacheError::WorkerPanicked));
+                        *results[i].lock() = Some(result);
+                    }
+                });
+            }
+        });
+        results
+            .into_iter()
+            .map(|r| r.into_inner().unwrap_or(Err(CacheError::WorkerPanicked)))
+            .collect()
+    }
+
+    /// A snapshot of the counters and sizes.
+    pub fn stats(&self) -> CacheStats {
+        let mut stats = self.counters.snapshot();
+        let (entries, bytes) = self.memory.usage();
+        stats.memory_entries = entries;
+        stats.memory_bytes = bytes;
+        if let Some(disk) = &self.disk {
+            stats.bytes_on_disk = disk.bytes();
+            stats.entries_on_disk = disk.entries();
+            stats.disk_enabled = true;
+        }
+        stats
+    }
+
+    /// Checks every artifact on disk (header, key, ownership, length, checksum), removes
+    /// the bad ones and dead temporary files, and reports what it did. With no disk
+    /// layer the report is empty. The index is rebuilt from the directory first, which
+    /// also picks up entries other processes wrote (and resets recency to file age).
+    ///
+    /// # Errors
+    ///
+    /// [`CacheError::Io`] if an entry cannot be read for a reason other than its content.
+    pub fn verify(&self) -> Result<VerifyReport, CacheError> {
+        let Some(disk) = &self.disk else {
+            return Ok(VerifyReport::default());
+        };
+        let report = disk.verify()?;
+        bump(
+            &self.counters.corrupt_removed,
+            "wasm_sandbox_cache_corrupt_removed_total",
+            report.removed.len() as u64,
+        );
+        bump(
+            &self.counters.temp_files_removed,
+            "wasm_sandbox_cache_temp_files_removed_total",
+            report.temp_files_removed,
+        );
+        self.publish_gauges();
+        Ok(report)
+    }
+
+    /// Empties both layers. Modules already handed out stay valid.
+    ///
+    /// # Errors
+    ///
+    /// [`CacheError::Io`] if the directory cannot be listed or a file cannot be removed.
+    pub fn clear(&self) -> Result<(), CacheError> {
+        self.memory.clear();
+        if let Some(disk) = &self.disk {
+            disk.clear()?;
+        }
+        self.publish_gauges();
+        Ok(())
+    }
+
+    /// Empties the in-memory layer only, so the next request for each key loads from
+    /// disk. Meant for benchmarks that time disk loads.
+    pub fn clear_memory(&self) {
+        self.memory.clear();
+    }
+
+    fn publish_gauges(&self) {
+        if let Some(disk) = &self.disk {
+            metrics::gauge!("wasm_sandbox_cache_disk_bytes").set(disk.bytes() as f64);
+            metrics::gauge!("wasm_sandbox_cache_disk_entries").set(disk.entries() as f64);
+        }
+    }
+}

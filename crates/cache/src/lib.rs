@@ -1,0 +1,152 @@
+//! A content-addressed, crash-safe, bounded compilation cache for wasmtime modules.
+//!
+//! [`CompilationCache::get_or_compile`] turns WebAssembly bytes into a
+//! [`wasmtime::Module`] as cheaply as it can:
+//!
+//! 1. **Memory**: a bounded map of compiled modules (entry count and approximate bytes;
+//!    clones of a `Module` are cheap).
+//! 2. **Disk**: raw [`wasmtime::Module::serialize`] artifacts, loaded with
+//!    [`wasmtime::Module::deserialize_open_file`], which maps the file instead of copying
+//!    it (several times faster than deserializing from bytes).
+//! 3. **Compile**, then store the artifact in both layers.
+//!
+//! # Keys
+//!
+//! A [`CacheKey`] is a blake3 hash over the wasm bytes, the engine's
+//! [`precompile_compatibility_hash`](wasmtime::Engine::precompile_compatibility_hash)
+//! (Cranelift flags, target, features, tunables and wasmtime's version) and the caller's
+//! [`CompileSettings`] (tier label, optimization level, target, extra pairs). An
+//! artifact of another wasmtime version, configuration or tier has another key, and is
+//! never loaded.
+//!
+//! # Integrity before trust
+//!
+//! Loading an artifact runs native code from disk, so nothing is deserialized before it
+//! is verified. Each `<key>.cwasm` has a sidecar `<key>.meta` header (format version,
+//! key, length, blake3 checksum of the artifact, and a checksum of the header itself;
+//! see `docs/cache-format.md`). The reader opens the artifact once, checks ownership,
+//! length and checksum on an mmap of that open file, and passes the same handle to
+//! wasmtime, so no one can swap the file in between. Truncated, bit-flipped, foreign or
+//! stale entries are removed and recompiled; the call still succeeds, and
+//! [`CacheStats::corrupt_removed`] counts it.
+//!
+//! The directory must not be writable by other users ([`CacheError::InsecureDirectory`]);
+//! a missing one is created with mode `0o700`; one that cannot be written makes the cache
+//! degrade to compile-only with a `tracing` warning.
+//!
+//! # Crash safety and concurrency
+//!
+//! Files are written to a temporary file (prefix `.wsc-tmp-`) in the cache directory,
+//! fsynced, and renamed into place; the two renames of a pair happen under an exclusive
+//! `flock` of the directory and readers take a shared one, so processes sharing the
+//! directory always see matching pairs and any number of writers leave one valid entry.
+//! A writer that dies leaves only its temporary file, which the next
+//! [`CompilationCache::open`] removes. Within a process, concurrent requests for one key
+//! compile once.
+//!
+//! Files are only replaced by rename and removed by unlink, never changed in place, so a
+//! module loaded from an artifact stays valid after the artifact is evicted.
+//!
+//! # Bounded size
+//!
+//! [`CacheConfig::max_cache_size`] bounds the bytes on disk; inserts evict first
+//! ([`EvictionPolicy::Lru`] or [`EvictionPolicy::Lfu`]), using an in-process
+//! [`EvictionIndex`] rebuilt from the directory on open. Other processes sharing the
+//! directory keep their own index, so with several writers the bound holds per process
+//! and is restored by the next open.
+//!
+//! # Parallel compilation
+//!
+//! Within one module, wasmtime compiles functions in parallel when the engine's
+//! [`wasmtime::Config::parallel_compilation`] is on; the caller owns that setting.
+//! Across modules, [`CompilationCache::compile_many`] runs a scoped thread pool.
+//!
+//! # Metrics
+//!
+//! Besides [`CompilationCache::stats`], the cache reports through the `metrics` facade:
+//! counters `wasm_sandbox_cache_{memory_hits,disk_hits,misses,compiles,compile_errors,
+//! evictions,memory_evictions,corrupt_removed,store_failures,temp_files_removed}_total`,
+//! histograms `wasm_sandbox_cache_compile_seconds` and `wasm_sandbox_cache_load_seconds`,
+//! and gauges `wasm_sandbox_cache_disk_bytes` and `wasm_sandbox_cache_disk_entries`.
+//!
+//! # Example
+//!
+//! ```
+//! use wasm_sandbox_cache::{CacheConfig, CompilationCache, CompileSettings};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let cache = CompilationCache::open(CacheConfig::new(dir.path().join("cache")))?;
+//! let engine = wasmtime::Engine::default();
+//! let wat = br#"(module (func (export "answer") (result i32) i32.const 42))"#;
+//! let settings = CompileSettings::new("optimized");
+//!
+//! let module = cache.get_or_compile(&engine, wat, &settings)?; // compiles
+//! let again = cache.get_or_compile(&engine, wat, &settings)?; // from memory
+//! cache.clear_memory();
+//! let loaded = cache.get_or_compile(&engine, wat, &settings)?; // from disk
+//!
+//! let stats = cache.stats();
+//! assert_eq!((stats.compiles, stats.memory_hits, stats.disk_hits), (1, 1, 1));
+//!
+//! let mut store = wasmtime::Store::new(&engine, ());
+//! let instance = wasmtime::Instance::new(&mut store, &loaded, &[])?;
+//! let answer = instance.get_typed_func::<(), i32>(&mut store, "answer")?;
+//! assert_eq!(answer.call(&mut store, ())?, 42);
+//! # drop((module, again));
+//! # Ok(())
+//! # }
+//! ```
+#![allow(
+    unsafe_code,
+    reason = "loading a cached artifact needs wasmtime's unsafe `Module::deserialize_open_file`; \
+              it is called in one place, after the artifact's checksum was verified"
+)]
+
+mod cache;
+mod disk;
+mod error;
+mod format;
+pub mod index;
+mod key;
+mod memory;
+mod stats;
+mod sys;
+
+use std::path::PathBuf;
+
+pub use cache::{CacheConfig, CompilationCache};
+pub use error::CacheError;
+pub use index::{EvictionIndex, EvictionPolicy};
+pub use key::{CacheKey, CompileSettings};
+pub use stats::CacheStats;
+
+/// The platform's per-user cache directory joined with `wasm-sandbox` (for example
+/// `~/.cache/wasm-sandbox` on Linux), or `None` where the platform has none.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    dirs::cache_dir().map(|dir| dir.join("wasm-sandbox"))
+}
+
+/// What [`CompilationCache::verify`] found and did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct VerifyReport {
+    /// Complete entries (artifact and header) checked.
+    pub checked: usize,
+    /// Entries that passed every check.
+    pub valid: usize,
+    /// Files removed, with the reason.
+    pub removed: Vec<RemovedArtifact>,
+    /// Temporary files of dead writers removed.
+    pub temp_files_removed: u64,
+}
+
+/// One file removed by [`CompilationCache::verify`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct RemovedArtifact {
+    /// The removed file.
+    pub path: PathBuf,
+    /// Why it was removed.
+    pub reason: String,
+}
