@@ -1,0 +1,708 @@
+//! The memo cache: sharded LRU with TTL, bounded by entries and by bytes.
+//!
+//! Each shard is a `parking_lot::Mutex` over a slab of nodes threaded on two intrusive lists:
+//! recency (for LRU eviction) and insertion order (for TTL expiry: every entry has the same
+//! TTL, so the oldest insertion is always the first to expire). Every shard operation first
+//! drops the shard's expired entries, which is O(1) when nothing has expired. No lock is held
+//! while a guest call runs: the optimizer looks up, releases the shard, executes, then inserts.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use crate::clock::{Clock, SystemClock};
+use crate::stats::{CallOptStats, Counters, names};
+
+/// A 32-byte content hash of a module's bytes (e.g. blake3), as computed by the embedder.
+pub type ModuleHash = [u8; 32];
+
+/// Bytes charged per entry on top of the result and export name: the two 32-byte hashes.
+pub const KEY_OVERHEAD_BYTES: usize = 64;
+
+/// The identity of a memoized call: module content hash, export name, and the full 32-byte
+/// blake3 hash of the encoded argument bytes.
+///
+/// No truncated (64-bit) hashes are used anywhere: two calls share an entry only if their
+/// module hashes are equal, their export names are equal, and their encoded arguments have the
+/// same 256-bit blake3 digest.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct MemoKey {
+    module: ModuleHash,
+    export: Arc<str>,
+    args: [u8; 32],
+}
+
+impl MemoKey {
+    /// The key of calling `export` of the module hashed `module` with `encoded_args`.
+    ///
+    /// The arguments are hashed with blake3; the encoding must be canonical (equal arguments
+    /// ⇒ equal bytes) for calls to hit. A non-canonical encoding only costs hits, never
+    /// correctness.
+    #[must_use]
+    pub fn new(module: ModuleHash, export: impl Into<Arc<str>>, encoded_args: &[u8]) -> Self {
+        Self::from_parts(module, export, *blake3::hash(encoded_args).as_bytes())
+    }
+
+    /// A key from an already computed 32-byte hash of the encoded arguments.
+    #[must_use]
+    pub fn from_parts(
+        module: ModuleHash,
+        export: impl Into<Arc<str>>,
+        args_hash: [u8; 32],
+    ) -> Self {
+        Self {
+            module,
+            export: export.into(),
+            args: args_hash,
+        }
+    }
+
+    /// The module content hash.
+    #[must_use]
+    pub fn module(&self) -> &ModuleHash {
+        &self.module
+    }
+
+    /// The export name.
+    #[must_use]
+    pub fn export(&self) -> &str {
+        &self.export
+    }
+
+    /// The blake3 hash of the encoded arguments.
+    #[must_use]
+    pub fn args_hash(&self) -> &[u8; 32] {
+        &self.args
+    }
+
+    /// The bytes an entry with this key and a `value_len`-byte result is charged:
+    /// `value_len + export.len() + KEY_OVERHEAD_BYTES`.
+    #[must_use]
+    pub fn charged_bytes(&self, value_len: usize) -> usize {
+        value_len
+            .saturating_add(self.export.len())
+            .saturating_add(KEY_OVERHEAD_BYTES)
+    }
+
+    fn shard_seed(&self) -> u64 {
+        let mut a = [0u8; 8];
+        let mut m = [0u8; 8];
+        a.copy_from_slice(&self.args[..8]);
+        m.copy_from_slice(&self.module[..8]);
+        u64::from_le_bytes(a) ^ u64::from_le_bytes(m).rotate_left(17)
+    }
+}
+
+impl fmt::Debug for MemoKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoKey")
+            .field("module", &Hex(&self.module[..8]))
+            .field("export", &&*self.export)
+            .field("args", &Hex(&self.args[..8]))
+            .finish()
+    }
+}
+
+struct Hex<'a>(&'a [u8]);
+
+impl fmt::Debug for Hex<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        f.write_str("…")
+    }
+}
+
+/// Bounds and expiry of a [`MemoCache`].
+///
+/// The bounds are split evenly across shards (rounding down), so the cache never holds more
+/// than `max_entries` entries or `max_bytes` charged bytes in total, and a single result larger
+/// than `max_bytes / shards` is not cached at all (counted in
+/// [`CallOptStats::rejected_oversize`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheConfig {
+    max_entries: usize,
+    max_bytes: usize,
+    ttl: Option<Duration>,
+    shards: usize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            max_entries: 10_000,
+            max_bytes: 64 * 1024 * 1024,
+            ttl: Some(Duration::from_secs(300)),
+            shards: 16,
+        }
+    }
+}
+
+impl CacheConfig {
+    /// The default configuration: 10 000 entries, 64 MiB, a 5-minute TTL, 16 shards.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The maximum number of cached entries. Default: 10 000. `0` disables caching.
+    #[must_use]
+    pub fn max_entries(mut self, max_entries: usize) -> Self {
+        self.max_entries = max_entries;
+        self
+    }
+
+    /// The maximum number of charged bytes (results plus keys, see
+    /// [`MemoKey::charged_bytes`]). Default: 64 MiB.
+    #[must_use]
+    pub fn max_bytes(mut self, max_bytes: usize) -> Self {
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// How long a result stays valid after it was stored; `None` keeps results until they are
+    /// evicted. A lookup does not extend the TTL. Default: `Some(5 minutes)`.
+    #[must_use]
+    pub fn ttl(mut self, ttl: Option<Duration>) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// The number of independently locked shards. Default: 16. Values below 1 are treated as
+    /// 1, and the count is capped at `max_entries` so that every shard can hold an entry.
+    ///
+    /// LRU order is exact within a shard and approximate across shards.
+    #[must_use]
+    pub fn shards(mut self, shards: usize) -> Self {
+        self.shards = shards;
+        self
+    }
+
+    /// The configured entry bound.
+    #[must_use]
+    pub fn get_max_entries(&self) -> usize {
+        self.max_entries
+    }
+
+    /// The configured byte bound.
+    #[must_use]
+    pub fn get_max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
+    /// The configured TTL.
+    #[must_use]
+    pub fn get_ttl(&self) -> Option<Duration> {
+        self.ttl
+    }
+
+    /// The number of shards actually used.
+    #[must_use]
+    pub fn effective_shards(&self) -> usize {
+        self.shards.max(1).min(self.max_entries.max(1))
+    }
+}
+
+const NIL: usize = usize::MAX;
+
+#[derive(Clone, Copy)]
+struct Link {
+    prev: usize,
+    next: usize,
+}
+
+const UNLINKED: Link = Link {
+    prev: NIL,
+    next: NIL,
+};
+
+/// Head = most recently used / most recently inserted; tail = the next to evict / expire.
+#[derive(Clone, Copy)]
+struct List {
+    head: usize,
+    tail: usize,
+}
+
+const EMPTY: List = List {
+    head: NIL,
+    tail: NIL,
+};
+
+#[derive(Clone, Copy)]
+enum Which {
+    Recency,
+    Expiry,
+}
+
+struct Node {
+    key: MemoKey,
+    value: Arc<[u8]>,
+    charged: usize,
+    expires_at: Option<Instant>,
+    recency: Link,
+    expiry: Link,
+}
+
+impl Node {
+    fn link(&mut self, which: Which) -> &mut Link {
+        match which {
+            Which::Recency => &mut self.recency,
+            Which::Expiry => &mut self.expiry,
+        }
+    }
+}
+
+/// What a shard operation removed, so counters can be updated outside the lock.
+#[derive(Default)]
+struct Removed {
+    ttl: u64,
+    capacity: u64,
+    other: u64,
+    entries: i64,
+    bytes: i64,
+}
+
+impl Removed {
+    fn account(&mut self, node: &Node) {
+        self.entries -= 1;
+        self.bytes -= i64::try_from(node.charged).unwrap_or(i64::MAX);
+    }
+}
+
+struct Shard {
+    map: HashMap<MemoKey, usize>,
+    slots: Vec<Option<Node>>,
+    free: Vec<usize>,
+    recency: List,
+    expiry: List,
+    bytes: usize,
+}
+
+impl Shard {
+    fn new() -> Self {
+        Self {
+            map: HashMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            recency: EMPTY,
+            expiry: EMPTY,
+            bytes: 0,
+        }
+    }
+
+    fn node(&self, idx: usize) -> &Node {
+        self.slots[idx]
+            .as_ref()
+            .expect("list and map indices always point at occupied slots")
+    }
+
+    fn node_mut(&mut self, idx: usize) -> &mut Node {
+        self.slots[idx]
+            .as_mut()
+            .expect("list and map indices always point at occupied slots")
+    }
+
+    fn list(&mut self, which: Which) -> &mut List {
+        match which {
+            Which::Recency => &mut self.recency,
+            Which::Expiry => &mut self.expiry,
+        }
+    }
+
+    fn push_front(&mut self, which: Which, idx: usize) {
+        let old_head = self.list(which).head;
+        *self.node_mut(idx).link(which) = Link {
+            prev: NIL,
+            next: old_head,
+        };
+        if old_head == NIL {
+            self.list(which).tail = idx;
+        } else {
+            self.node_mut(old_head).link(which).prev = idx;
+        }
+        self.list(which).head = idx;
+    }
+
+    fn unlink(&mut self, which: Which, idx: usize) {
+        let Link { prev, next } = *self.node_mut(idx).link(which);
+        if prev == NIL {
+            self.list(which).head = next;
+        } else {
+            self.node_mut(prev).link(which).next = next;
+        }
+        if next == NIL {
+            self.list(which).tail = prev;
+        } else {
+            self.node_mut(next).link(which).prev = prev;
+        }
+        *self.node_mut(idx).link(which) = UNLINKED;
+    }
+
+    fn remove_at(&mut self, idx: usize) -> Node {
+        self.unlink(Which::Recency, idx);
+        self.unlink(Which::Expiry, idx);
+        let node = self.slots[idx]
+            .take()
+            .expect("list and map indices always point at occupied slots");
+        self.map.remove(&node.key);
+        self.free.push(idx);
+        self.bytes -= node.charged;
+        node
+    }
+
+    /// Drops every entry whose TTL has elapsed; they sit at the tail of the expiry list.
+    fn purge_expired(&mut self, now: Instant, removed: &mut Removed) {
+        while self.expiry.tail != NIL {
+            let idx = self.expiry.tail;
+            match self.node(idx).expires_at {
+                Some(at) if at <= now => {
+                    let node = self.remove_at(idx);
+                    removed.ttl += 1;
+                    removed.account(&node);
+                }
+                _ => break,
+            }
+        }
+    }
+
+    fn get(&mut self, key: &MemoKey) -> Option<Arc<[u8]>> {
+        let idx = *self.map.get(key)?;
+        self.unlink(Which::Recency, idx);
+        self.push_front(Which::Recency, idx);
+        Some(Arc::clone(&self.node(idx).value))
+    }
+
+    fn remove_where(&mut self, mut pred: impl FnMut(&MemoKey) -> bool, removed: &mut Removed) {
+        let doomed: Vec<usize> = self
+            .map
+            .iter()
+            .filter(|(k, _)| pred(k))
+            .map(|(_, &idx)| idx)
+            .collect();
+        for idx in doomed {
+            let node = self.remove_at(idx);
+            removed.other += 1;
+            removed.account(&node);
+        }
+    }
+}
+
+/// What [`MemoCache::insert`] did with a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InsertOutcome {
+    /// The value was stored as a new entry.
+    Inserted,
+    /// The value was stored and replaced an entry with the same key.
+    Replaced,
+    /// The value was not stored: it alone exceeds the shard's byte budget, or the cache has
+    /// no entry capacity.
+    Rejected,
+}
+
+/// A bounded, sharded LRU cache of encoded call results with a TTL.
+///
+/// Invariants, at every moment a shard lock is released:
+/// - the shard holds at most `max_entries / shards` entries and `max_bytes / shards` charged
+///   bytes, where an entry is charged [`MemoKey::charged_bytes`]`(value.len())`;
+/// - no entry older than the TTL (by the injected [`Clock`]) is ever returned;
+/// - when room is needed, the least recently used entry of the shard is evicted first;
+///   expired entries are always dropped before any live entry is evicted.
+///
+/// The cache is type-agnostic: it stores opaque bytes. [`CallOptimizer`](crate::CallOptimizer)
+/// decides what may be stored in it.
+pub struct MemoCache {
+    shards: Box<[Mutex<Shard>]>,
+    shard_entries: usize,
+    shard_bytes: usize,
+    config: CacheConfig,
+    clock: Arc<dyn Clock>,
+    counters: Counters,
+}
+
+impl fmt::Debug for MemoCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoCache")
+            .field("config", &self.config)
+            .field("clock", &self.clock)
+            .field("stats", &self.counters.snapshot())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for MemoCache {
+    fn default() -> Self {
+        Self::new(CacheConfig::default())
+    }
+}
+
+impl MemoCache {
+    /// A cache with `config` on the real clock.
+    #[must_use]
+    pub fn new(config: CacheConfig) -> Self {
+        Self::with_clock(config, Arc::new(SystemClock))
+    }
+
+    /// A cache with `config` that reads time from `clock` (e.g. a
+    /// [`ManualClock`](crate::ManualClock) in tests).
+    #[must_use]
+    pub fn with_clock(config: CacheConfig, clock: Arc<dyn Clock>) -> Self {
+        let n = config.effective_shards();
+        Self {
+            shards: (0..n).map(|_| Mutex::new(Shard::new())).collect(),
+            shard_entries: config.max_entries / n,
+            shard_bytes: config.max_bytes / n,
+            config,
+            clock,
+            counters: Counters::default(),
+        }
+    }
+
+    /// The configuration the cache was built with.
+    #[must_use]
+    pub fn config(&self) -> &CacheConfig {
+        &self.config
+    }
+
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    fn shard(&self, key: &MemoKey) -> &Mutex<Shard> {
+        // The seed comes from two cryptographic hashes, so its low bits are uniform.
+        let n = self.shards.len() as u64;
+        let idx = usize::try_from(key.shard_seed() % n).unwrap_or(0);
+        &self.shards[idx]
+    }
+
+    fn now(&self) -> Option<Instant> {
+        self.config.ttl.map(|_| self.clock.now())
+    }
+
+    fn settle(&self, removed: &Removed) {
+        self.counters.evicted(removed.ttl, removed.capacity);
+        Counters::bump(
+            &self.counters.invalidations,
+            "wasm_sandbox_callopt_invalidations_total",
+            removed.other,
+        );
+        self.counters.resize(removed.entries, removed.bytes);
+    }
+
+    /// Looks `key` up, marking it most recently used. Counts a hit or a miss.
+    #[must_use]
+    pub fn get(&self, key: &MemoKey) -> Option<Arc<[u8]>> {
+        let now = self.now();
+        let mut removed = Removed::default();
+        let found = {
+            let mut shard = self.shard(key).lock();
+            if let Some(now) = now {
+                shard.purge_expired(now, &mut removed);
+            }
+            shard.get(key)
+        };
+        self.settle(&removed);
+        if found.is_some() {
+            Counters::bump(&self.counters.hits, names::HITS, 1);
+        } else {
+            Counters::bump(&self.counters.misses, names::MISSES, 1);
+        }
+        found
+    }
+
+    /// Whether a live entry for `key` is cached, without touching recency or hit counters.
+    #[must_use]
+    pub fn contains(&self, key: &MemoKey) -> bool {
+        let now = self.now();
+        let mut removed = Removed::default();
+        let found = {
+            let mut shard = self.shard(key).lock();
+            if let Some(now) = now {
+                shard.purge_expired(now, &mut removed);
+            }
+            shard.map.contains_key(key)
+        };
+        self.settle(&removed);
+        found
+    }
+
+    /// Stores `value` under `key` as the most recently used entry, evicting least recently
+    /// used entries of the shard until both bounds hold.
+    pub fn insert(&self, key: MemoKey, value: Arc<[u8]>) -> InsertOutcome {
+        let now = self.now();
+        let expires_at = match (now, self.config.ttl) {
+            // Saturate: a TTL too long to represent means "never expires".
+            (Some(now), Some(ttl)) => now.checked_add(ttl),
+            _ => None,
+        };
+        let charged = key.charged_bytes(value.len());
+        let mut removed = Removed::default();
+        let mut replaced = false;
+        let outcome = {
+            let mut shard = self.shard(&key).lock();
+            if let Some(now) = now {
+                shard.purge_expired(now, &mut removed);
+            }
+            if charged > self.shard_bytes || self.shard_entries == 0 {
+                // An entry already cached for this key stays: it is just as valid.
+                InsertOutcome::Rejected
+            } else {
+                if let Some(&idx) = shard.map.get(&key) {
+                    let node = shard.remove_at(idx);
+                    removed.account(&node);
+                    replaced = true;
+                }
+                while shard.map.len() + 1 > self.shard_entries
+                    || shard.bytes + charged > self.shard_bytes
+                {
+                    let victim = shard.recency.tail;
+                    if victim == NIL {
+                        break;
+                    }
+                    let node = shard.remove_at(victim);
+                    removed.capacity += 1;
+                    removed.account(&node);
+                }
+                let node = Node {
+                    key: key.clone(),
+                    value,
+                    charged,
+                    expires_at,
+                    recency: UNLINKED,
+                    expiry: UNLINKED,
+                };
+                let idx = if let Some(idx) = shard.free.pop() {
+                    shard.slots[idx] = Some(node);
+                    idx
+                } else {
+                    shard.slots.push(Some(node));
+                    shard.slots.len() - 1
+                };
+                shard.map.insert(key, idx);
+                shard.push_front(Which::Recency, idx);
+                shard.push_front(Which::Expiry, idx);
+                shard.bytes += charged;
+                removed.entries += 1;
+                removed.bytes += i64::try_from(charged).unwrap_or(i64::MAX);
+                if replaced {
+                    InsertOutcome::Replaced
+                } else {
+                    InsertOutcome::Inserted
+                }
+            }
+        };
+        self.settle(&removed);
+        if replaced {
+            Counters::bump(
+                &self.counters.replacements,
+                "wasm_sandbox_callopt_replacements_total",
+                1,
+            );
+        }
+        match outcome {
+            InsertOutcome::Rejected => {
+                Counters::bump(&self.counters.rejected_oversize, names::REJECTED, 1);
+            }
+            _ => Counters::bump(&self.counters.insertions, names::INSERTIONS, 1),
+        }
+        outcome
+    }
+
+    /// Removes the entry for `key`. Returns whether a live one was cached.
+    pub fn remove(&self, key: &MemoKey) -> bool {
+        let now = self.now();
+        let mut removed = Removed::default();
+        {
+            let mut shard = self.shard(key).lock();
+            if let Some(now) = now {
+                shard.purge_expired(now, &mut removed);
+            }
+            if let Some(&idx) = shard.map.get(key) {
+                let node = shard.remove_at(idx);
+                removed.other += 1;
+                removed.account(&node);
+            }
+        }
+        self.settle(&removed);
+        removed.other == 1
+    }
+
+    fn remove_where(&self, pred: impl Fn(&MemoKey) -> bool) -> usize {
+        let now = self.now();
+        let mut total = 0;
+        for shard in &*self.shards {
+            let mut removed = Removed::default();
+            let mut shard = shard.lock();
+            if let Some(now) = now {
+                shard.purge_expired(now, &mut removed);
+            }
+            shard.remove_where(&pred, &mut removed);
+            drop(shard);
+            self.settle(&removed);
+            total += usize::try_from(removed.other).unwrap_or(usize::MAX);
+        }
+        total
+    }
+
+    /// Removes every entry of the module hashed `module` (e.g. when it is unloaded).
+    /// Returns how many live entries were removed (expired ones count as TTL evictions). Takes each shard lock in turn.
+    pub fn invalidate_module(&self, module: &ModuleHash) -> usize {
+        self.remove_where(|k| k.module == *module)
+    }
+
+    /// Removes every entry of `export`, in any module. Returns how many were removed.
+    pub fn invalidate_export(&self, export: &str) -> usize {
+        self.remove_where(|k| &*k.export == export)
+    }
+
+    /// Removes every entry. Returns how many were removed.
+    pub fn clear(&self) -> usize {
+        self.remove_where(|_| true)
+    }
+
+    /// Drops every expired entry now (lookups and insertions already do so for their shard).
+    /// Returns how many were dropped.
+    pub fn purge_expired(&self) -> usize {
+        let Some(now) = self.now() else { return 0 };
+        let mut total = 0;
+        for shard in &*self.shards {
+            let mut removed = Removed::default();
+            shard.lock().purge_expired(now, &mut removed);
+            self.settle(&removed);
+            total += usize::try_from(removed.ttl).unwrap_or(usize::MAX);
+        }
+        total
+    }
+
+    /// The number of live entries (expired entries are purged first).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.purge_expired();
+        self.shards.iter().map(|s| s.lock().map.len()).sum()
+    }
+
+    /// Whether no live entry is cached.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The charged bytes of the live entries (expired entries are purged first).
+    #[must_use]
+    pub fn bytes(&self) -> usize {
+        self.purge_expired();
+        self.shards.iter().map(|s| s.lock().bytes).sum()
+    }
+
+    /// A snapshot of the counters, after purging expired entries so that `entries` and
+    /// `bytes` describe live entries only.
+    #[must_use]
+    pub fn stats(&self) -> CallOptStats {
+        self.purge_expired();
+        self.counters.snapshot()
+    }
+}
