@@ -1,2 +1,61 @@
-//! Project automation (being written).
-fn main() {}
+//! Project automation for wasm-sandbox: `cargo xtask <command>`.
+//!
+//! * `guests`: rebuild the C guests under `guests/c/` with Debian's clang for
+//!   wasm32-wasi (the built `.wasm` files are committed, so tests never need
+//!   clang).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use clap::{Parser, Subcommand};
+
+mod guests;
+
+#[derive(Parser)]
+#[command(name = "xtask", about = "wasm-sandbox project automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Rebuild the C guests (needs clang, lld, wasi-libc, libclang-rt-14-dev-wasm32).
+    Guests {
+        /// Rebuild only these guests (directory names under guests/c/).
+        names: Vec<String>,
+    },
+}
+
+/// The workspace root (the parent of this crate's directory).
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Runs a command, failing with its name on a non-zero status.
+fn run(cmd: &mut Command) -> Result<(), String> {
+    let shown = format!("{cmd:?}");
+    let status = cmd.status().map_err(|e| format!("cannot start {shown}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{shown} failed with {status}"))
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Guests { names } => guests::build(&project_root(), &names),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

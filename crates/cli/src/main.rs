@@ -5,7 +5,13 @@
 //! wasm-sandbox run MODULE [-- ARGS...]
 //! wasm-sandbox call MODULE EXPORT [ARGS...]
 //! wasm-sandbox call MODULE EXPORT --json VALUE
+//! wasm-sandbox compile MODULE
+//! wasm-sandbox cache stats|verify|clear
 //! ```
+//!
+//! `run` and `call` compile through the compilation cache (the platform's
+//! user cache directory unless `--cache-dir` says otherwise; `--no-cache`
+//! turns it off).
 //!
 //! Exit status: 0 on success; the guest's own status when a command calls
 //! `proc_exit`; otherwise one status per class of failure (see [`exit`]).
@@ -14,7 +20,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use wasm_sandbox::{Error, ErrorClass, Preopen, ResourceLimits, Value, WasiConfig, WasmSandbox};
+use wasm_sandbox::{Error, ErrorClass, Preopen, ResourceLimits, Value, WasiConfig, WasmSandbox, cache};
 
 /// Exit statuses, one per class of failure.
 mod exit {
@@ -69,6 +75,61 @@ enum Command {
         #[command(flatten)]
         opts: Opts,
     },
+    /// Compile a module into the compilation cache, so later runs load it.
+    Compile {
+        /// The module (.wasm or .wat).
+        module: String,
+        /// Limits change the compiled code (fuel metering, for one), so
+        /// compile with the flags you will run with.
+        #[command(flatten)]
+        opts: Opts,
+    },
+    /// Inspect or maintain the compilation cache.
+    Cache {
+        #[command(subcommand)]
+        action: CacheAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CacheAction {
+    /// Print the cache's directory, entries and bytes as JSON.
+    Stats {
+        #[command(flatten)]
+        cache: CacheOpts,
+    },
+    /// Check every artifact's checksum; remove bad ones.
+    Verify {
+        #[command(flatten)]
+        cache: CacheOpts,
+    },
+    /// Remove every artifact.
+    Clear {
+        #[command(flatten)]
+        cache: CacheOpts,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+struct CacheOpts {
+    /// The compilation cache directory [default: the user cache directory].
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<std::path::PathBuf>,
+    /// Compile without the cache.
+    #[arg(long, conflicts_with = "cache_dir")]
+    no_cache: bool,
+}
+
+impl CacheOpts {
+    fn config(&self) -> Option<cache::CacheConfig> {
+        if self.no_cache {
+            return None;
+        }
+        Some(match &self.cache_dir {
+            Some(dir) => cache::CacheConfig::new(dir),
+            None => cache::CacheConfig::with_default_directory(),
+        })
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -91,6 +152,8 @@ struct Opts {
     /// Print the metrics snapshot as JSON to stderr at exit.
     #[arg(long)]
     metrics: bool,
+    #[command(flatten)]
+    cache: CacheOpts,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -140,7 +203,16 @@ impl Opts {
     async fn sandbox(&self, wasi: WasiConfig) -> Result<WasmSandbox, Error> {
         let max_memory = usize::try_from(self.max_memory)
             .map_err(|_| Error::config(format!("--max-memory {} does not fit this host", self.max_memory)))?;
-        WasmSandbox::builder()
+        let mut builder = WasmSandbox::builder();
+        if let Some(cfg) = self.cache.config() {
+            builder = builder
+                .performance_config(wasm_sandbox::PerformanceConfig {
+                    enable_caching: true,
+                    ..Default::default()
+                })
+                .cache_config(cfg);
+        }
+        builder
             .limits(ResourceLimits {
                 max_memory,
                 timeout: (!self.timeout.is_zero()).then_some(self.timeout),
@@ -180,6 +252,44 @@ async fn run(cli: Cli) -> Result<u8, Error> {
             let result = call(&sandbox, &module, &export, &args, json.as_deref()).await;
             finish(&opts, &sandbox);
             println!("{}", result?);
+            Ok(0)
+        }
+        Command::Compile { module, opts } => {
+            if opts.cache.no_cache {
+                return Err(Error::config("`compile` fills the cache; it cannot run with --no-cache"));
+            }
+            let sandbox = opts.sandbox(opts.wasi(&module, &[])).await?;
+            sandbox.load(module.as_str()).await?;
+            if let Some(c) = sandbox.cache() {
+                let s = c.stats();
+                let how = if s.compiles > 0 { "compiled" } else { "already cached" };
+                let dir = c.directory().map_or("memory only".to_owned(), |d| d.display().to_string());
+                println!("{module}: {how} ({dir})");
+            }
+            Ok(0)
+        }
+        Command::Cache { action } => {
+            let (CacheAction::Stats { cache } | CacheAction::Verify { cache } | CacheAction::Clear { cache }) =
+                &action;
+            let Some(cfg) = cache.config() else {
+                return Err(Error::config("`cache` needs a cache: drop --no-cache"));
+            };
+            let c = cache::CompilationCache::open(cfg).map_err(Error::config)?;
+            let json = match action {
+                CacheAction::Stats { .. } => serde_json::json!({
+                    "directory": c.directory(),
+                    "stats": c.stats(),
+                }),
+                CacheAction::Verify { .. } => {
+                    let report = c.verify().map_err(Error::config)?;
+                    serde_json::to_value(&report).unwrap_or_default()
+                }
+                CacheAction::Clear { .. } => {
+                    c.clear().map_err(Error::config)?;
+                    serde_json::json!({ "cleared": c.directory() })
+                }
+            };
+            println!("{json:#}");
             Ok(0)
         }
     }

@@ -36,9 +36,9 @@
 //!
 //! # Crate features
 //!
-//! None yet: every component in this release is part of the default build.
-//! Components of later releases (cache, tiering, pools, call optimizer,
-//! batching) are added as optional features, each re-exporting its crate.
+//! * `cache` (default): the compilation cache of `wasm-sandbox-cache`, used
+//!   when [`PerformanceConfig::enable_caching`] is set; re-exported as
+//!   [`cache`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -58,6 +58,14 @@ pub use wasm_sandbox_core::{
 /// The sandbox core, for embedders who want its lower-level API.
 #[doc(inline)]
 pub use wasm_sandbox_core as core;
+
+/// The compilation cache (feature `cache`).
+#[cfg(feature = "cache")]
+#[doc(inline)]
+pub use wasm_sandbox_cache as cache;
+
+#[cfg(feature = "cache")]
+mod caching;
 
 /// Where a module comes from.
 #[derive(Debug, Clone)]
@@ -117,6 +125,8 @@ pub struct WasmSandboxBuilder {
     config: SandboxConfig,
     codec: Codec,
     host: Option<HostSetup>,
+    #[cfg(feature = "cache")]
+    cache: Option<wasm_sandbox_cache::CacheConfig>,
 }
 
 impl std::fmt::Debug for WasmSandboxBuilder {
@@ -210,26 +220,57 @@ impl WasmSandboxBuilder {
         self
     }
 
+    /// Configures the compilation cache used when `enable_caching` is set.
+    /// Default: the platform's user cache directory
+    /// ([`cache::default_cache_dir`]), 512 MiB, LRU. Needs the `cache`
+    /// feature.
+    #[cfg(feature = "cache")]
+    pub fn cache_config(mut self, config: wasm_sandbox_cache::CacheConfig) -> Self {
+        self.cache = Some(config);
+        self
+    }
+
+    /// Puts the compilation cache in `dir` (see
+    /// [`WasmSandboxBuilder::cache_config`]). Needs the `cache` feature.
+    #[cfg(feature = "cache")]
+    pub fn cache_dir(self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_config(wasm_sandbox_cache::CacheConfig::new(dir))
+    }
+
     /// Builds the sandbox.
     ///
     /// # Errors
     ///
     /// [`Error::Config`] for inconsistent settings (such as a memory pool
-    /// smaller than one instance's memory), [`Error::Engine`] when wasmtime
-    /// cannot build the engine.
+    /// smaller than one instance's memory) or a cache directory that other
+    /// users can write to, [`Error::Engine`] when wasmtime cannot build the
+    /// engine.
     pub async fn build(self) -> Result<WasmSandbox> {
         let tier = self.config.performance.tier();
         let config = self.config;
         let host = self.host;
-        // Building an engine with a pool reserves address space; keep it off
-        // the async threads.
-        let core = tokio::task::spawn_blocking(move || wasm_sandbox_core::Sandbox::with_tier(config, tier, host))
-            .await
-            .map_err(join_error)??;
+        #[cfg(feature = "cache")]
+        let cache_config = config
+            .performance
+            .enable_caching
+            .then(|| self.cache.unwrap_or_default());
+        // Building an engine with a pool reserves address space, and opening
+        // a cache scans its directory: keep both off the async threads.
+        let (core, cache) = tokio::task::spawn_blocking(move || {
+            let core = wasm_sandbox_core::Sandbox::with_tier(config, tier, host)?;
+            #[cfg(feature = "cache")]
+            let cache = cache_config.map(caching::open).transpose()?;
+            #[cfg(not(feature = "cache"))]
+            let cache = None::<()>;
+            Ok::<_, Error>((core, cache))
+        })
+        .await
+        .map_err(join_error)??;
         Ok(WasmSandbox {
             core,
             codec: self.codec,
             default_module: RwLock::new(None),
+            cache,
         })
     }
 }
@@ -250,6 +291,10 @@ pub struct WasmSandbox {
     core: wasm_sandbox_core::Sandbox,
     codec: Codec,
     default_module: RwLock<Option<Module>>,
+    #[cfg(feature = "cache")]
+    cache: Option<Arc<wasm_sandbox_cache::CompilationCache>>,
+    #[cfg(not(feature = "cache"))]
+    cache: Option<()>,
 }
 
 impl std::fmt::Debug for WasmSandbox {
@@ -282,8 +327,9 @@ impl WasmSandbox {
         self.core.metrics()
     }
 
-    /// Compiles a module (on a blocking thread) and links it. The first
-    /// module loaded becomes the default module.
+    /// Compiles a module (on a blocking thread, through the compilation
+    /// cache when `enable_caching` is set) and links it. The first module
+    /// loaded becomes the default module.
     ///
     /// # Errors
     ///
@@ -292,21 +338,33 @@ impl WasmSandbox {
     pub async fn load(&self, source: impl Into<ModuleSource>) -> Result<Module> {
         let bytes = source.into().bytes().await?;
         let core = self.core.clone();
-        let module = tokio::task::spawn_blocking(move || core.compile(&bytes))
-            .await
-            .map_err(join_error)??;
+        let cache = self.cache.clone();
+        let module = tokio::task::spawn_blocking(move || match cache {
+            #[cfg(feature = "cache")]
+            Some(cache) => caching::compile(&cache, &core, &bytes),
+            _ => core.compile(&bytes),
+        })
+        .await
+        .map_err(join_error)??;
         self.default_module.write().get_or_insert_with(|| module.clone());
         Ok(module)
     }
 
-    /// Compiles a module, going through the compilation cache when
-    /// `enable_caching` is set. The first module loaded becomes the default.
+    /// The seed's name for [`WasmSandbox::load`]: compiles through the
+    /// compilation cache when `enable_caching` is set (a warm disk hit loads
+    /// a verified, memory-mapped artifact instead of compiling).
     ///
     /// # Errors
     ///
     /// As [`WasmSandbox::load`].
     pub async fn compile_with_cache(&self, source: impl Into<ModuleSource>) -> Result<Module> {
         self.load(source).await
+    }
+
+    /// The compilation cache, when `enable_caching` is set (feature `cache`).
+    #[cfg(feature = "cache")]
+    pub fn cache(&self) -> Option<&Arc<wasm_sandbox_cache::CompilationCache>> {
+        self.cache.as_ref()
     }
 
     /// Makes `module` the target of [`WasmSandbox::call`].

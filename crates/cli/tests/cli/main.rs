@@ -5,8 +5,12 @@ use std::process::{Command, Output};
 use wasm_sandbox_guests::DIR;
 
 fn cli(args: &[&str]) -> Output {
+    // Keep the default cache directory out of the user's home.
+    static CACHE_HOME: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let home = CACHE_HOME.get_or_init(|| tempfile::tempdir().expect("a temporary directory"));
     Command::new(env!("CARGO_BIN_EXE_wasm-sandbox"))
         .args(args)
+        .env("XDG_CACHE_HOME", home.path())
         .output()
         .expect("the binary runs")
 }
@@ -103,4 +107,29 @@ fn metrics_go_to_stderr_as_json() {
     assert_eq!(out.status.code(), Some(0));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("\"calls\":1"), "{err}");
+}
+
+#[test]
+fn compile_fills_the_cache_and_cache_commands_maintain_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("c");
+    let d = d.to_str().unwrap();
+    let abi = guest("c/abi/abi.wasm");
+    let out = cli(&["compile", &abi, "--cache-dir", d]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("compiled"));
+    let out = cli(&["compile", &abi, "--cache-dir", d]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already cached"));
+    let out = cli(&["call", &abi, "process_batch", "--json", "[4]", "--cache-dir", d]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "[8]\n");
+    let out = cli(&["cache", "stats", "--cache-dir", d]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"entries_on_disk\": 1"));
+    let out = cli(&["cache", "verify", "--cache-dir", d]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"valid\": 1"));
+    let out = cli(&["cache", "clear", "--cache-dir", d]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = cli(&["cache", "stats", "--cache-dir", d]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"entries_on_disk\": 0"));
+    let out = cli(&["call", &abi, "process_batch", "--json", "[4]", "--no-cache"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "[8]\n");
 }

@@ -70,3 +70,90 @@ fn re_exports_name_the_core_types() {
     let e: wasm_sandbox::core::Error = wasm_sandbox::Error::config("x");
     assert!(matches!(e, wasm_sandbox::Error::Config { .. }));
 }
+
+#[tokio::test]
+async fn compile_with_cache_hits_disk_across_sandboxes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache_dir = dir.path().join("cache");
+    let perf = PerformanceConfig {
+        enable_caching: true,
+        ..Default::default()
+    };
+    let first = WasmSandbox::builder()
+        .performance_config(perf.clone())
+        .cache_dir(&cache_dir)
+        .build()
+        .await
+        .unwrap();
+    first.compile_with_cache(guests::ABI_WASM).await.unwrap();
+    let stats = first.cache().unwrap().stats();
+    assert_eq!((stats.misses, stats.compiles, stats.entries_on_disk), (1, 1, 1));
+
+    // A new sandbox (a restarted process, as far as memory goes) loads the
+    // verified artifact from disk instead of compiling.
+    let second = WasmSandbox::builder()
+        .performance_config(perf)
+        .cache_dir(&cache_dir)
+        .build()
+        .await
+        .unwrap();
+    second.compile_with_cache(guests::ABI_WASM).await.unwrap();
+    let stats = second.cache().unwrap().stats();
+    assert_eq!((stats.disk_hits, stats.compiles), (1, 0));
+    let r: Vec<i32> = second.call("process_batch", &vec![21]).await.unwrap();
+    assert_eq!(r, [42]);
+
+    // Invalid modules are still invalid through the cache.
+    let err = second.load(&b"\0asm\x02"[..]).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidModule { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn a_world_writable_cache_directory_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let err = WasmSandbox::builder()
+        .performance_config(PerformanceConfig {
+            enable_caching: true,
+            ..Default::default()
+        })
+        .cache_dir(&shared)
+        .build()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Config { .. }), "{err}");
+    assert!(err.to_string().contains("writable by other users"), "{err}");
+}
+
+#[tokio::test]
+async fn each_tier_gets_its_own_cache_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut stats = Vec::new();
+    for tier_cfg in [
+        PerformanceConfig {
+            enable_caching: true,
+            ..Default::default()
+        },
+        PerformanceConfig {
+            enable_caching: true,
+            optimization_level: wasm_sandbox::OptimizationLevel::Balanced,
+            ..Default::default()
+        },
+    ] {
+        let s = WasmSandbox::builder()
+            .performance_config(tier_cfg)
+            .cache_dir(dir.path())
+            .build()
+            .await
+            .unwrap();
+        s.load(guests::SCALAR_WAT.as_bytes()).await.unwrap();
+        assert_eq!(s.call_typed::<(i32, i32), i32>("add", (2, 2)).await.unwrap(), 4);
+        stats.push(s.cache().unwrap().stats());
+    }
+    // Cranelift with and without optimizations: two compiles, two entries.
+    assert_eq!(stats[1].compiles, 1);
+    assert_eq!(stats[1].entries_on_disk, 2);
+}
