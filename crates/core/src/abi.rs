@@ -30,7 +30,9 @@ pub const MEMORY_EXPORT: &str = "memory";
 pub const ERROR_FLAG: u32 = 0x8000_0000;
 
 /// How serde values are encoded into bytes for the guest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[non_exhaustive]
 pub enum Codec {
     /// JSON (`serde_json`): readable, and every guest language has a parser.
@@ -60,7 +62,8 @@ impl Codec {
         match self {
             Codec::Json => serde_json::to_writer(&mut *out, value).map_err(|e| self.err(e)),
             Codec::Postcard => {
-                let bytes = postcard::to_extend(value, std::mem::take(out)).map_err(|e| self.err(e))?;
+                let bytes =
+                    postcard::to_extend(value, std::mem::take(out)).map_err(|e| self.err(e))?;
                 *out = bytes;
                 Ok(())
             }
@@ -116,7 +119,12 @@ pub fn pack_result(ptr: u32, len: u32, is_error: bool) -> i64 {
 
 /// Checks that `[ptr, ptr+len)` lies inside a memory of `size` bytes.
 #[inline]
-pub(crate) fn check_range(ptr: u32, len: u32, size: usize, what: &str) -> Result<std::ops::Range<usize>> {
+pub(crate) fn check_range(
+    ptr: u32,
+    len: u32,
+    size: usize,
+    what: &str,
+) -> Result<std::ops::Range<usize>> {
     let start = ptr as usize;
     let end = start
         .checked_add(len as usize)

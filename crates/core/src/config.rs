@@ -6,7 +6,9 @@ use std::time::Duration;
 /// How much work the compiler puts into the code it generates.
 ///
 /// Together with [`PerformanceConfig::enable_jit`] this selects a [`Tier`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[non_exhaustive]
 pub enum OptimizationLevel {
     /// Winch, wasmtime's baseline compiler: compiles several times faster
@@ -22,7 +24,9 @@ pub enum OptimizationLevel {
 
 /// One way of turning wasm into something the host can run. Each tier has its
 /// own engine; modules and stores of different tiers never mix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Tier {
     /// Pulley, wasmtime's portable interpreter: no native code at all.
     Interpreter,

@@ -45,7 +45,9 @@ pub enum Error {
     },
 
     /// The export exists but its type differs from what the caller expected.
-    #[error("signature mismatch for export `{export}`: expected {expected}, the module has {actual}")]
+    #[error(
+        "signature mismatch for export `{export}`: expected {expected}, the module has {actual}"
+    )]
     SignatureMismatch {
         /// The export that was called.
         export: Box<str>,
@@ -66,14 +68,18 @@ pub enum Error {
     },
 
     /// The call ran longer than its wall-clock limit and was interrupted.
-    #[error("guest call timed out after {limit:?} (raise the timeout with `ResourceLimits::timeout` if the work is legitimate)")]
+    #[error(
+        "guest call timed out after {limit:?} (raise the timeout with `ResourceLimits::timeout` if the work is legitimate)"
+    )]
     Timeout {
         /// The configured limit.
         limit: Duration,
     },
 
     /// The call consumed all its fuel.
-    #[error("guest ran out of fuel ({fuel} units per call; raise `ResourceLimits::fuel` if the work is legitimate)")]
+    #[error(
+        "guest ran out of fuel ({fuel} units per call; raise `ResourceLimits::fuel` if the work is legitimate)"
+    )]
     OutOfFuel {
         /// The fuel each call starts with.
         fuel: u64,
@@ -98,6 +104,15 @@ pub enum Error {
     PoolExhausted {
         /// The number of slots in the pool.
         capacity: u32,
+    },
+
+    /// A bounded call queue is full: the caller should back off and retry.
+    #[error(
+        "call queue full: {capacity} calls are already waiting (retry later, or raise the queue capacity)"
+    )]
+    QueueFull {
+        /// The queue's capacity.
+        capacity: usize,
     },
 
     /// Encoding arguments or decoding results failed.
@@ -291,17 +306,21 @@ impl Error {
     /// the CLI's exit codes.
     pub fn class(&self) -> ErrorClass {
         match self {
-            Error::InvalidModule { .. } | Error::ImportNotAllowed { .. } => ErrorClass::InvalidModule,
-            Error::MissingExport { .. } | Error::SignatureMismatch { .. } | Error::Config { .. } => {
-                ErrorClass::Usage
+            Error::InvalidModule { .. } | Error::ImportNotAllowed { .. } => {
+                ErrorClass::InvalidModule
             }
-            Error::Trap { .. } | Error::HostPanic { .. } | Error::Guest { .. } | Error::Abi { .. } => {
-                ErrorClass::Trap
-            }
+            Error::MissingExport { .. }
+            | Error::SignatureMismatch { .. }
+            | Error::Config { .. } => ErrorClass::Usage,
+            Error::Trap { .. }
+            | Error::HostPanic { .. }
+            | Error::Guest { .. }
+            | Error::Abi { .. } => ErrorClass::Trap,
             Error::Timeout { .. } => ErrorClass::Timeout,
-            Error::OutOfFuel { .. } | Error::LimitExceeded { .. } | Error::PoolExhausted { .. } => {
-                ErrorClass::Limit
-            }
+            Error::OutOfFuel { .. }
+            | Error::LimitExceeded { .. }
+            | Error::PoolExhausted { .. }
+            | Error::QueueFull { .. } => ErrorClass::Limit,
             Error::Codec { .. } => ErrorClass::Usage,
             Error::Exit { .. } => ErrorClass::Exit,
             Error::Io { .. } | Error::Engine { .. } => ErrorClass::Host,

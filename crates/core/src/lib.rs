@@ -46,7 +46,8 @@ mod store;
 
 pub use abi::Codec;
 pub use config::{
-    OptimizationLevel, Output, PerformanceConfig, Preopen, ResourceLimits, SandboxConfig, Tier, WasiConfig,
+    OptimizationLevel, Output, PerformanceConfig, Preopen, ResourceLimits, SandboxConfig, Tier,
+    WasiConfig,
 };
 pub use engine::{EPOCH_TICK, build_engine, pool_slots, wasmtime_config};
 pub use error::{Error, ErrorClass, Resource, Result, TrapCode};

@@ -200,8 +200,16 @@ mod tests {
         assert_eq!(s.timeouts, 1);
         assert_eq!(s.errors, 1);
         // 3 significant digits: within 0.1 %.
-        assert!((s.call.p50_ns as f64 - 51_000.0).abs() <= 51.0, "{:?}", s.call);
-        assert!(s.call.p99_ns >= 100_000 && s.call.p99_ns <= 100_100, "{:?}", s.call);
+        assert!(
+            (s.call.p50_ns as f64 - 51_000.0).abs() <= 51.0,
+            "{:?}",
+            s.call
+        );
+        assert!(
+            s.call.p99_ns >= 100_000 && s.call.p99_ns <= 100_100,
+            "{:?}",
+            s.call
+        );
         assert!(s.call.max_ns >= 999_000_000);
     }
 }

@@ -159,7 +159,8 @@ impl Sandbox {
     /// [`Error::ImportNotAllowed`] for an import the sandbox does not provide.
     pub fn compile(&self, wasm: &[u8]) -> Result<Module> {
         let start = Instant::now();
-        let module = wasmtime::Module::new(&self.inner.engine, wasm).map_err(error::from_compile_error)?;
+        let module =
+            wasmtime::Module::new(&self.inner.engine, wasm).map_err(error::from_compile_error)?;
         self.inner.metrics.record_compile(start.elapsed());
         self.adopt_with_hash(module, *blake3::hash(wasm).as_bytes())
     }
@@ -374,7 +375,12 @@ pub struct Signature {
 
 impl std::fmt::Display for Signature {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let list = |v: &[ValueType]| v.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        let list = |v: &[ValueType]| {
+            v.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         write!(f, "({}) -> ({})", list(&self.params), list(&self.results))
     }
 }
@@ -419,7 +425,10 @@ struct ModuleInner {
 impl std::fmt::Debug for Module {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Module")
-            .field("hash", &blake3::Hash::from_bytes(self.inner.hash).to_hex().as_str())
+            .field(
+                "hash",
+                &blake3::Hash::from_bytes(self.inner.hash).to_hex().as_str(),
+            )
             .field("tier", &self.inner.sandbox.tier)
             .finish_non_exhaustive()
     }
@@ -506,7 +515,8 @@ impl Module {
     ///
     /// As [`Module::instantiate`].
     pub async fn instantiate_async(&self) -> Result<Instance> {
-        self.instantiate_async_with(self.inner.sandbox.config.wasi.as_ref()).await
+        self.instantiate_async_with(self.inner.sandbox.config.wasi.as_ref())
+            .await
     }
 
     async fn instantiate_async_with(&self, wasi: Option<&WasiConfig>) -> Result<Instance> {
@@ -654,7 +664,9 @@ impl Module {
     /// [`Error::MissingExport`] without `_start`, and the guest's failures.
     pub async fn run_command(&self, wasi: &WasiConfig) -> Result<RunOutput> {
         if self.inner.sandbox.config.wasi.is_none() {
-            return Err(Error::config("running a WASI command needs WASI enabled on the sandbox"));
+            return Err(Error::config(
+                "running a WASI command needs WASI enabled on the sandbox",
+            ));
         }
         let mut inst = self.instantiate_async_with(Some(wasi)).await?;
         let r = inst.call_typed_async::<(), ()>("_start", ()).await;
@@ -764,7 +776,9 @@ impl<P: WasmParams, R: WasmResults> TypedFunction<P, R> {
             return Err(wrong_instance());
         }
         let func = &self.func;
-        instance.run_async(|store| Box::pin(func.call_async(store, params))).await
+        instance
+            .run_async(|store| Box::pin(func.call_async(store, params)))
+            .await
     }
 }
 
@@ -833,13 +847,23 @@ impl Instance {
     ///
     /// [`Error::MissingExport`], or [`Error::SignatureMismatch`] when `P`
     /// and `R` differ from the export's type.
-    pub fn typed<P: WasmParams, R: WasmResults>(&mut self, name: &str) -> Result<TypedFunction<P, R>> {
+    pub fn typed<P: WasmParams, R: WasmResults>(
+        &mut self,
+        name: &str,
+    ) -> Result<TypedFunction<P, R>> {
         let f = self.func(name)?;
-        let func = f.typed::<P, R>(&self.store).map_err(|_| Error::SignatureMismatch {
-            export: name.into(),
-            expected: format!("{} -> {}", std::any::type_name::<P>(), std::any::type_name::<R>()).into(),
-            actual: Signature::from(&f.ty(&self.store)).to_string().into(),
-        })?;
+        let func = f
+            .typed::<P, R>(&self.store)
+            .map_err(|_| Error::SignatureMismatch {
+                export: name.into(),
+                expected: format!(
+                    "{} -> {}",
+                    std::any::type_name::<P>(),
+                    std::any::type_name::<R>()
+                )
+                .into(),
+                actual: Signature::from(&f.ty(&self.store)).to_string().into(),
+            })?;
         Ok(TypedFunction {
             func,
             instance_id: self.id,
@@ -851,7 +875,11 @@ impl Instance {
     /// # Errors
     ///
     /// As [`Instance::typed`], plus the guest's failures.
-    pub fn call_typed<P: WasmParams, R: WasmResults>(&mut self, name: &str, params: P) -> Result<R> {
+    pub fn call_typed<P: WasmParams, R: WasmResults>(
+        &mut self,
+        name: &str,
+        params: P,
+    ) -> Result<R> {
         let f = self.typed::<P, R>(name)?;
         f.call(self, params)
     }
@@ -882,7 +910,10 @@ impl Instance {
         let sig = Signature::from(&ty);
         let given: Vec<wasmtime::Val> = args.iter().map(|v| v.to_val()).collect();
         let matches = given.len() == ty.params().len()
-            && given.iter().zip(ty.params()).all(|(v, t)| v.matches_ty(&self.store, &t).unwrap_or(false));
+            && given
+                .iter()
+                .zip(ty.params())
+                .all(|(v, t)| v.matches_ty(&self.store, &t).unwrap_or(false));
         if !matches {
             return Err(Error::SignatureMismatch {
                 export: name.into(),
@@ -939,12 +970,16 @@ impl Instance {
         let ptr = if input.is_empty() {
             0
         } else {
-            self.run_async(|s| Box::pin(abi.alloc.call_async(s, len))).await?
+            self.run_async(|s| Box::pin(abi.alloc.call_async(s, len)))
+                .await?
         };
         self.write_arg(&abi, ptr, input)?;
-        let packed = self.run_async(|s| Box::pin(func.call_async(s, (ptr, len)))).await?;
+        let packed = self
+            .run_async(|s| Box::pin(func.call_async(s, (ptr, len))))
+            .await?;
         if !input.is_empty() {
-            self.run_async(|s| Box::pin(abi.free.call_async(s, (ptr, len)))).await?;
+            self.run_async(|s| Box::pin(abi.free.call_async(s, (ptr, len))))
+                .await?;
         }
         let (rptr, rlen, is_err) = abi::unpack_result(packed);
         let out = self.read_result(&abi, rptr, rlen)?;
@@ -1007,7 +1042,11 @@ impl Instance {
             .instance
             .get_typed_func::<(i32, i32), ()>(&mut self.store, FREE_EXPORT)
             .map_err(|_| missing("sandbox_free(i32, i32)"))?;
-        let abi = Abi { memory, alloc, free };
+        let abi = Abi {
+            memory,
+            alloc,
+            free,
+        };
         self.abi = Some(abi.clone());
         Ok(abi)
     }
@@ -1031,7 +1070,10 @@ impl Instance {
     /// Runs one synchronous wasm call with the store armed, converting errors
     /// and containing host-function panics.
     #[inline]
-    fn run_sync<T>(&mut self, f: impl FnOnce(&mut Store<StoreData>) -> wasmtime::Result<T>) -> Result<T> {
+    fn run_sync<T>(
+        &mut self,
+        f: impl FnOnce(&mut Store<StoreData>) -> wasmtime::Result<T>,
+    ) -> Result<T> {
         let sandbox = &self.module.inner.sandbox;
         let cfg = &sandbox.config;
         if self.module.inner.uses_wasi && tokio::runtime::Handle::try_current().is_ok() {
@@ -1056,7 +1098,8 @@ impl Instance {
     where
         F: FnOnce(
             &'a mut Store<StoreData>,
-        ) -> std::pin::Pin<Box<dyn Future<Output = wasmtime::Result<T>> + Send + 'a>>,
+        )
+            -> std::pin::Pin<Box<dyn Future<Output = wasmtime::Result<T>> + Send + 'a>>,
     {
         let sandbox = Arc::clone(&self.module.inner.sandbox);
         let cfg = &sandbox.config;
@@ -1074,7 +1117,9 @@ impl Instance {
             *poisoned |= poisons(e);
         }
         if let Some(t) = timer {
-            sandbox.metrics.record_call(t.elapsed(), r.as_ref().map(|_| ()));
+            sandbox
+                .metrics
+                .record_call(t.elapsed(), r.as_ref().map(|_| ()));
         }
         r
     }
@@ -1133,7 +1178,11 @@ fn guest_len(len: usize) -> Result<i32> {
     i32::try_from(len)
         .ok()
         .filter(|&l| (l as u32) & abi::ERROR_FLAG == 0)
-        .ok_or_else(|| Error::abi(format!("a {len}-byte argument does not fit the 32-bit guest ABI")))
+        .ok_or_else(|| {
+            Error::abi(format!(
+                "a {len}-byte argument does not fit the 32-bit guest ABI"
+            ))
+        })
 }
 
 fn finish_result(out: Vec<u8>, is_err: bool) -> Result<Vec<u8>> {

@@ -194,7 +194,9 @@ fn build_wasi(
             .map_err(|e| Error::io(&p.host, std::io::Error::other(format!("{e:#}"))))?;
     }
     if !w.stdin.is_empty() {
-        b.stdin(wasmtime_wasi::p2::pipe::MemoryInputPipe::new(w.stdin.clone()));
+        b.stdin(wasmtime_wasi::p2::pipe::MemoryInputPipe::new(
+            w.stdin.clone(),
+        ));
     }
     let limit = w.effective_capture_limit();
     let stdout = match w.stdout {
@@ -300,7 +302,11 @@ impl Pollable for CapturedOutput {
 }
 
 impl tokio::io::AsyncWrite for CapturedOutput {
-    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         self.append(buf);
         Poll::Ready(Ok(buf.len()))
     }

@@ -5,7 +5,9 @@ use wasm_sandbox_core::{Error, Module, Result, Sandbox};
 
 /// Opens the cache, turning its errors into the sandbox's.
 pub(crate) fn open(config: CacheConfig) -> Result<std::sync::Arc<CompilationCache>> {
-    CompilationCache::open(config).map(std::sync::Arc::new).map_err(convert)
+    CompilationCache::open(config)
+        .map(std::sync::Arc::new)
+        .map_err(convert)
 }
 
 /// Compiles `wasm` for `sandbox` through `cache`. The tier is part of the
@@ -23,7 +25,9 @@ pub(crate) fn convert(e: CacheError) -> Error {
     match e {
         CacheError::Compile { message } => Error::invalid_module(message),
         CacheError::Io { path, source } => Error::io(path, source),
-        e @ (CacheError::InsecureDirectory { .. } | CacheError::NotADirectory { .. }) => Error::config(e),
+        e @ (CacheError::InsecureDirectory { .. } | CacheError::NotADirectory { .. }) => {
+            Error::config(e)
+        }
         other => Error::Engine {
             reason: other.to_string().into(),
         },

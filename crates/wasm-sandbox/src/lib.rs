@@ -39,6 +39,10 @@
 //! * `cache` (default): the compilation cache of `wasm-sandbox-cache`, used
 //!   when [`PerformanceConfig::enable_caching`] is set; re-exported as
 //!   [`cache`].
+//! * `callopt` (default): memoization of exports the embedder declares pure
+//!   ([`WasmSandboxBuilder::pure_export`]); re-exported as [`callopt`].
+//! * `batch` (default): batched calls ([`WasmSandbox::call_batched`]) on
+//!   worker threads, one instance each; re-exported as [`batch`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -50,9 +54,10 @@ use serde::de::DeserializeOwned;
 
 #[doc(inline)]
 pub use wasm_sandbox_core::{
-    Codec, Error, ErrorClass, HostSetup, Instance, LatencySummary, MetricsSnapshot, Module, OptimizationLevel,
-    Output, PerformanceConfig, Preopen, Resource, ResourceLimits, Result, RunOutput, SandboxConfig, Signature,
-    StoreData, Tier, TrapCode, TypedFunction, Value, ValueType, WasiConfig, abi, wasmtime,
+    Codec, Error, ErrorClass, HostSetup, Instance, LatencySummary, MetricsSnapshot, Module,
+    OptimizationLevel, Output, PerformanceConfig, Preopen, Resource, ResourceLimits, Result,
+    RunOutput, SandboxConfig, Signature, StoreData, Tier, TrapCode, TypedFunction, Value,
+    ValueType, WasiConfig, abi, wasmtime,
 };
 
 /// The sandbox core, for embedders who want its lower-level API.
@@ -66,6 +71,22 @@ pub use wasm_sandbox_cache as cache;
 
 #[cfg(feature = "cache")]
 mod caching;
+
+/// Memoization of pure calls (feature `callopt`).
+#[cfg(feature = "callopt")]
+#[doc(inline)]
+pub use wasm_sandbox_callopt as callopt;
+
+#[cfg(feature = "callopt")]
+mod memo;
+
+/// Batched calls (feature `batch`).
+#[cfg(feature = "batch")]
+#[doc(inline)]
+pub use wasm_sandbox_batch as batch;
+
+#[cfg(feature = "batch")]
+mod batching;
 
 /// Where a module comes from.
 #[derive(Debug, Clone)]
@@ -127,6 +148,12 @@ pub struct WasmSandboxBuilder {
     host: Option<HostSetup>,
     #[cfg(feature = "cache")]
     cache: Option<wasm_sandbox_cache::CacheConfig>,
+    #[cfg(feature = "callopt")]
+    pure: Vec<String>,
+    #[cfg(feature = "callopt")]
+    optimizer: Option<Arc<wasm_sandbox_callopt::CallOptimizer>>,
+    #[cfg(feature = "batch")]
+    batching: Option<wasm_sandbox_batch::BatchConfig>,
 }
 
 impl std::fmt::Debug for WasmSandboxBuilder {
@@ -237,6 +264,35 @@ impl WasmSandboxBuilder {
         self.cache_config(wasm_sandbox_cache::CacheConfig::new(dir))
     }
 
+    /// Declares an export pure: its serde and byte calls are memoized, keyed
+    /// by the module's content hash, the export and a blake3 hash of the
+    /// encoded arguments. Only declare exports whose result depends on their
+    /// arguments alone: a guest can keep state between calls, and purity is
+    /// never guessed. Default: nothing is memoized. Needs the `callopt`
+    /// feature.
+    #[cfg(feature = "callopt")]
+    pub fn pure_export(mut self, export: impl Into<String>) -> Self {
+        self.pure.push(export.into());
+        self
+    }
+
+    /// Uses a configured call optimizer (bounds, TTL, purity) instead of the
+    /// default one built from [`WasmSandboxBuilder::pure_export`]. Needs the
+    /// `callopt` feature.
+    #[cfg(feature = "callopt")]
+    pub fn call_optimizer(mut self, optimizer: wasm_sandbox_callopt::CallOptimizer) -> Self {
+        self.optimizer = Some(Arc::new(optimizer));
+        self
+    }
+
+    /// Settings of [`WasmSandbox::call_batched`]. Default:
+    /// [`batch::BatchConfig::new`]. Needs the `batch` feature.
+    #[cfg(feature = "batch")]
+    pub fn batching(mut self, config: wasm_sandbox_batch::BatchConfig) -> Self {
+        self.batching = Some(config);
+        self
+    }
+
     /// Builds the sandbox.
     ///
     /// # Errors
@@ -266,11 +322,29 @@ impl WasmSandboxBuilder {
         })
         .await
         .map_err(join_error)??;
+        #[cfg(feature = "callopt")]
+        let optimizer = match (self.optimizer, self.pure.is_empty()) {
+            (Some(o), _) => Some(o),
+            (None, false) => {
+                let mut b = wasm_sandbox_callopt::CallOptimizer::builder();
+                for export in &self.pure {
+                    b = b.pure(export);
+                }
+                Some(Arc::new(b.build()))
+            }
+            (None, true) => None,
+        };
         Ok(WasmSandbox {
             core,
             codec: self.codec,
             default_module: RwLock::new(None),
             cache,
+            #[cfg(feature = "callopt")]
+            optimizer,
+            #[cfg(feature = "batch")]
+            batching: self.batching.unwrap_or_default(),
+            #[cfg(feature = "batch")]
+            batcher: parking_lot::Mutex::new(None),
         })
     }
 }
@@ -295,6 +369,17 @@ pub struct WasmSandbox {
     cache: Option<Arc<wasm_sandbox_cache::CompilationCache>>,
     #[cfg(not(feature = "cache"))]
     cache: Option<()>,
+    #[cfg(feature = "callopt")]
+    optimizer: Option<Arc<wasm_sandbox_callopt::CallOptimizer>>,
+    #[cfg(feature = "batch")]
+    batching: wasm_sandbox_batch::BatchConfig,
+    #[cfg(feature = "batch")]
+    batcher: parking_lot::Mutex<
+        Option<(
+            Module,
+            Arc<wasm_sandbox_batch::BatchProcessor<batching::ModuleExecutor>>,
+        )>,
+    >,
 }
 
 impl std::fmt::Debug for WasmSandbox {
@@ -346,7 +431,9 @@ impl WasmSandbox {
         })
         .await
         .map_err(join_error)??;
-        self.default_module.write().get_or_insert_with(|| module.clone());
+        self.default_module
+            .write()
+            .get_or_insert_with(|| module.clone());
         Ok(module)
     }
 
@@ -373,10 +460,9 @@ impl WasmSandbox {
     }
 
     fn default(&self) -> Result<Module> {
-        self.default_module
-            .read()
-            .clone()
-            .ok_or_else(|| Error::config("no module loaded: call `load` or `compile_with_cache` first"))
+        self.default_module.read().clone().ok_or_else(|| {
+            Error::config("no module loaded: call `load` or `compile_with_cache` first")
+        })
     }
 
     /// Pre-instantiates idle instances of `module` (one per core) and
@@ -401,7 +487,77 @@ impl WasmSandbox {
         A: Serialize + ?Sized,
         R: DeserializeOwned,
     {
-        self.default()?.call_with(self.codec, export, args).await
+        let input = self.codec.encode(args)?;
+        let out = self.call_bytes_shared(export, &input).await?;
+        self.codec.decode(&out)
+    }
+
+    /// Byte call of the default module, through the memo cache when the
+    /// export is declared pure.
+    async fn call_bytes_shared(&self, export: &str, input: &[u8]) -> Result<Arc<[u8]>> {
+        let module = self.default()?;
+        #[cfg(feature = "callopt")]
+        {
+            memo::call_bytes(self.optimizer.as_deref(), &module, export, input).await
+        }
+        #[cfg(not(feature = "callopt"))]
+        {
+            module.call_bytes(export, input).await.map(Arc::from)
+        }
+    }
+
+    /// The call optimizer, when exports were declared pure (feature
+    /// `callopt`).
+    #[cfg(feature = "callopt")]
+    pub fn call_optimizer(&self) -> Option<&Arc<wasm_sandbox_callopt::CallOptimizer>> {
+        self.optimizer.as_ref()
+    }
+
+    /// Queues a serde call of the default module for batched execution and
+    /// waits for its result. Calls are flushed when `batch_size` are waiting
+    /// or the oldest has waited `batch_timeout`, grouped by export and run
+    /// on worker threads, one instance each; an export `f` whose guest also
+    /// exports `f__batch` runs a whole batch in one guest call
+    /// (`docs/abi.md`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::QueueFull`] when the queue is full, and the call's own
+    /// errors as for [`WasmSandbox::call`]; a failing call fails alone.
+    #[cfg(feature = "batch")]
+    pub async fn call_batched<A, R>(&self, export: &str, args: &A) -> Result<R>
+    where
+        A: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        let input = self.codec.encode(args)?;
+        let processor = self.batcher()?;
+        let out = processor
+            .call_batched(export, input)
+            .await
+            .map_err(batching::convert)?;
+        self.codec.decode(&out)
+    }
+
+    /// The batch processor of the default module, made on first use.
+    #[cfg(feature = "batch")]
+    fn batcher(&self) -> Result<Arc<wasm_sandbox_batch::BatchProcessor<batching::ModuleExecutor>>> {
+        let module = self.default()?;
+        let mut slot = self.batcher.lock();
+        if let Some((m, p)) = slot.as_ref() {
+            if m.content_hash() == module.content_hash() {
+                return Ok(Arc::clone(p));
+            }
+        }
+        let executor = batching::ModuleExecutor {
+            module: module.clone(),
+        };
+        let processor = Arc::new(
+            wasm_sandbox_batch::BatchProcessor::new(executor, self.batching.clone())
+                .map_err(batching::convert)?,
+        );
+        *slot = Some((module, Arc::clone(&processor)));
+        Ok(processor)
     }
 
     /// Calls a scalar export of the default module.
@@ -423,7 +579,9 @@ impl WasmSandbox {
     ///
     /// As [`Module::call_bytes`].
     pub async fn call_bytes(&self, export: &str, input: &[u8]) -> Result<Vec<u8>> {
-        self.default()?.call_bytes(export, input).await
+        self.call_bytes_shared(export, input)
+            .await
+            .map(|b| b.to_vec())
     }
 
     /// Runs the default module as a WASI command with `wasi`'s arguments,

@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use wasm_sandbox_core::{
-    Codec, Error, Output, PerformanceConfig, Resource, ResourceLimits, Sandbox, SandboxConfig, TrapCode,
-    WasiConfig,
+    Codec, Error, Output, PerformanceConfig, Resource, ResourceLimits, Sandbox, SandboxConfig,
+    TrapCode, WasiConfig,
 };
 use wasm_sandbox_guests as guests;
 
@@ -23,7 +23,10 @@ fn with_limits(limits: ResourceLimits) -> Sandbox {
 }
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 mod calls {
@@ -34,11 +37,26 @@ mod calls {
         let m = sandbox().compile(guests::SCALAR_WAT.as_bytes()).unwrap();
         let mut i = m.instantiate().unwrap();
         assert_eq!(i.call_typed::<(i32, i32), i32>("add", (40, 2)).unwrap(), 42);
-        assert_eq!(i.call_typed::<(i64, i64), i64>("add_i64", (1 << 40, 1)).unwrap(), (1 << 40) + 1);
-        assert_eq!(i.call_typed::<(f32, f32), f32>("mul_f32", (1.5, 4.0)).unwrap(), 6.0);
-        assert_eq!(i.call_typed::<(f64, f64), f64>("hypot", (3.0, 4.0)).unwrap(), 5.0);
+        assert_eq!(
+            i.call_typed::<(i64, i64), i64>("add_i64", (1 << 40, 1))
+                .unwrap(),
+            (1 << 40) + 1
+        );
+        assert_eq!(
+            i.call_typed::<(f32, f32), f32>("mul_f32", (1.5, 4.0))
+                .unwrap(),
+            6.0
+        );
+        assert_eq!(
+            i.call_typed::<(f64, f64), f64>("hypot", (3.0, 4.0))
+                .unwrap(),
+            5.0
+        );
         assert_eq!(i.call_typed::<i32, i32>("fib", 20).unwrap(), 6765);
-        assert_eq!(i.call_typed::<i32, i64>("fib_iter", 90).unwrap(), 2_880_067_194_370_816_120);
+        assert_eq!(
+            i.call_typed::<i32, i64>("fib_iter", 90).unwrap(),
+            2_880_067_194_370_816_120
+        );
         let add = i.typed::<(i32, i32), i32>("add").unwrap();
         for k in 0..1000 {
             assert_eq!(add.call(&mut i, (k, k)).unwrap(), 2 * k);
@@ -49,7 +67,12 @@ mod calls {
     fn async_typed_calls() {
         let m = sandbox().compile(guests::SCALAR_WAT.as_bytes()).unwrap();
         rt().block_on(async {
-            assert_eq!(m.call_typed::<(i32, i32), i32>("add", (1, 2)).await.unwrap(), 3);
+            assert_eq!(
+                m.call_typed::<(i32, i32), i32>("add", (1, 2))
+                    .await
+                    .unwrap(),
+                3
+            );
             let mut i = m.instantiate_async().await.unwrap();
             assert_eq!(i.call_typed_async::<i32, i32>("fib", 10).await.unwrap(), 55);
         });
@@ -61,7 +84,10 @@ mod calls {
         let mut a = m.instantiate().unwrap();
         let mut b = m.instantiate().unwrap();
         let add = a.typed::<(i32, i32), i32>("add").unwrap();
-        assert!(matches!(add.call(&mut b, (1, 1)), Err(Error::Config { .. })));
+        assert!(matches!(
+            add.call(&mut b, (1, 1)),
+            Err(Error::Config { .. })
+        ));
         assert_eq!(add.call(&mut a, (1, 1)).unwrap(), 2);
     }
 
@@ -73,12 +99,19 @@ mod calls {
         let mut i = m.instantiate().unwrap();
         let got: Vec<i32> = i.call(Codec::Json, "process_batch", &input).unwrap();
         assert_eq!(got, want);
-        let got: Vec<i32> = i.call(Codec::Postcard, "process_batch_postcard", &input).unwrap();
+        let got: Vec<i32> = i
+            .call(Codec::Postcard, "process_batch_postcard", &input)
+            .unwrap();
         assert_eq!(got, want);
-        let empty: Vec<i32> = i.call(Codec::Json, "process_batch", &Vec::<i32>::new()).unwrap();
+        let empty: Vec<i32> = i
+            .call(Codec::Json, "process_batch", &Vec::<i32>::new())
+            .unwrap();
         assert!(empty.is_empty());
         rt().block_on(async {
-            let got: Vec<i32> = m.call_with(Codec::Json, "process_batch", &input).await.unwrap();
+            let got: Vec<i32> = m
+                .call_with(Codec::Json, "process_batch", &input)
+                .await
+                .unwrap();
             assert_eq!(got, want);
         });
     }
@@ -109,7 +142,10 @@ mod calls {
                 tasks.push(tokio::spawn(async move {
                     for k in 0..20i32 {
                         let input = vec![t, k, t * k];
-                        let got: Vec<i32> = m.call_with(Codec::Json, "process_batch", &input).await.unwrap();
+                        let got: Vec<i32> = m
+                            .call_with(Codec::Json, "process_batch", &input)
+                            .await
+                            .unwrap();
                         assert_eq!(got, vec![2 * t, 2 * k, 2 * t * k]);
                     }
                 }));
@@ -127,7 +163,13 @@ mod errors {
 
     #[test]
     fn malformed_module() {
-        for bytes in [&b""[..], b"\0asm", b"\0asm\x01\0\0\0\x01\xff", b"not wasm at all", b"(module (func"] {
+        for bytes in [
+            &b""[..],
+            b"\0asm",
+            b"\0asm\x01\0\0\0\x01\xff",
+            b"not wasm at all",
+            b"(module (func",
+        ] {
             let err = sandbox().compile(bytes).unwrap_err();
             assert!(matches!(err, Error::InvalidModule { .. }), "{err}");
         }
@@ -138,7 +180,10 @@ mod errors {
         let m = sandbox().compile(guests::SCALAR_WAT.as_bytes()).unwrap();
         let mut i = m.instantiate().unwrap();
         let err = i.call_typed::<(), ()>("does_not_exist", ()).unwrap_err();
-        assert!(matches!(err, Error::MissingExport { ref name } if &**name == "does_not_exist"), "{err}");
+        assert!(
+            matches!(err, Error::MissingExport { ref name } if &**name == "does_not_exist"),
+            "{err}"
+        );
         let err = i.call_typed::<i32, i32>("add", 1).unwrap_err();
         match &err {
             Error::SignatureMismatch { export, actual, .. } => {
@@ -164,7 +209,9 @@ mod errors {
         }
         // WASI is not linked unless enabled.
         let err = sandbox().compile(guests::HELLO_WASM).unwrap_err();
-        assert!(matches!(err, Error::ImportNotAllowed { ref module, .. } if &**module == "wasi_snapshot_preview1"));
+        assert!(
+            matches!(err, Error::ImportNotAllowed { ref module, .. } if &**module == "wasi_snapshot_preview1")
+        );
     }
 
     #[test]
@@ -172,17 +219,28 @@ mod errors {
         let m = sandbox().compile(guests::ABI_WASM).unwrap();
         let mut i = m.instantiate().unwrap();
         let err = i.call_bytes("fail", b"x").unwrap_err();
-        assert!(matches!(err, Error::Guest { ref message } if message.contains("always fails")), "{err}");
+        assert!(
+            matches!(err, Error::Guest { ref message } if message.contains("always fails")),
+            "{err}"
+        );
         let err = i.call_bytes("bad_pointer", b"x").unwrap_err();
         assert!(matches!(err, Error::Abi { .. }), "{err}");
-        let err: Error = i.call::<_, Vec<i32>>(Codec::Json, "process_batch", "not an array").unwrap_err();
+        let err: Error = i
+            .call::<_, Vec<i32>>(Codec::Json, "process_batch", "not an array")
+            .unwrap_err();
         assert!(matches!(err, Error::Guest { .. }), "{err}");
         // The instance is still usable after guest-reported errors.
         let v: Vec<i32> = i.call(Codec::Json, "process_batch", &[1]).unwrap();
         assert_eq!(v, [2]);
         let err = i.call_bytes("abort_now", b"x").unwrap_err();
         assert!(
-            matches!(err, Error::Trap { code: TrapCode::UnreachableCodeReached, .. }),
+            matches!(
+                err,
+                Error::Trap {
+                    code: TrapCode::UnreachableCodeReached,
+                    ..
+                }
+            ),
             "{err}"
         );
         assert!(i.is_poisoned());
@@ -193,9 +251,27 @@ mod errors {
         let m = sandbox().compile(guests::SCALAR_WAT.as_bytes()).unwrap();
         let mut i = m.instantiate().unwrap();
         let err = i.call_typed::<(i32, i32), i32>("div", (1, 0)).unwrap_err();
-        assert!(matches!(err, Error::Trap { code: TrapCode::IntegerDivisionByZero, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::Trap {
+                    code: TrapCode::IntegerDivisionByZero,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let err = i.call_typed::<(), ()>("trap", ()).unwrap_err();
-        assert!(matches!(err, Error::Trap { code: TrapCode::UnreachableCodeReached, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::Trap {
+                    code: TrapCode::UnreachableCodeReached,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]
@@ -209,8 +285,12 @@ mod errors {
             })?;
             Ok(())
         });
-        let s = Sandbox::with_tier(SandboxConfig::default(), wasm_sandbox_core::Tier::HighlyOptimized, Some(host))
-            .unwrap();
+        let s = Sandbox::with_tier(
+            SandboxConfig::default(),
+            wasm_sandbox_core::Tier::HighlyOptimized,
+            Some(host),
+        )
+        .unwrap();
         let m = s
             .compile(
                 br#"(module (import "host" "maybe_panic" (func $h (param i32) (result i32)))
@@ -220,7 +300,10 @@ mod errors {
         let mut i = m.instantiate().unwrap();
         assert_eq!(i.call_typed::<i32, i32>("f", 1).unwrap(), 2);
         let err = i.call_typed::<i32, i32>("f", 13).unwrap_err();
-        assert!(matches!(err, Error::HostPanic { ref message } if message.contains("refuses 13")), "{err}");
+        assert!(
+            matches!(err, Error::HostPanic { ref message } if message.contains("refuses 13")),
+            "{err}"
+        );
         let mut j = m.instantiate().unwrap();
         assert_eq!(j.call_typed::<i32, i32>("f", 2).unwrap(), 3);
         rt().block_on(async {
@@ -252,17 +335,33 @@ mod limits {
                 i.call_typed::<i32, i32>(export, 0).unwrap_err()
             };
             let took = start.elapsed();
-            assert!(matches!(err, Error::Timeout { limit } if limit == timeout), "{err}");
+            assert!(
+                matches!(err, Error::Timeout { limit } if limit == timeout),
+                "{err}"
+            );
             assert!(took >= timeout, "stopped early: {took:?}");
             assert!(took < timeout * 2, "stopped late: {took:?}");
         }
-        assert_eq!(scalar.instantiate().unwrap().call_typed::<(i32, i32), i32>("add", (1, 2)).unwrap(), 3);
+        assert_eq!(
+            scalar
+                .instantiate()
+                .unwrap()
+                .call_typed::<(i32, i32), i32>("add", (1, 2))
+                .unwrap(),
+            3
+        );
         rt().block_on(async {
             let start = Instant::now();
             let err = m.call_typed::<(), ()>("run", ()).await.unwrap_err();
             assert!(matches!(err, Error::Timeout { .. }), "{err}");
             assert!(start.elapsed() < timeout * 2);
-            assert_eq!(scalar.call_typed::<(i32, i32), i32>("add", (2, 2)).await.unwrap(), 4);
+            assert_eq!(
+                scalar
+                    .call_typed::<(i32, i32), i32>("add", (2, 2))
+                    .await
+                    .unwrap(),
+                4
+            );
         });
     }
 
@@ -300,7 +399,10 @@ mod limits {
             let took = start.elapsed();
             ticker.abort();
             let got = ticks.load(Ordering::Relaxed);
-            assert!(took > Duration::from_millis(300), "calibration failed: {took:?}");
+            assert!(
+                took > Duration::from_millis(300),
+                "calibration failed: {took:?}"
+            );
             // With 10 ms sleeps, a free runtime ticks ~took/10ms times; demand
             // at least a third of that.
             let expected = took.as_millis() as u64 / 10;
@@ -338,7 +440,10 @@ mod limits {
             assert!(i.memory_size() <= limit);
         }
         let grown = rss_kib().saturating_sub(before);
-        assert!(grown < 3 * limit as u64 / 1024, "host RSS grew by {grown} KiB");
+        assert!(
+            grown < 3 * limit as u64 / 1024,
+            "host RSS grew by {grown} KiB"
+        );
     }
 
     #[test]
@@ -349,7 +454,16 @@ mod limits {
         });
         let m = s.compile(br#"(module (memory 64))"#).unwrap();
         let err = m.instantiate().unwrap_err();
-        assert!(matches!(err, Error::LimitExceeded { resource: Resource::Memory, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::LimitExceeded {
+                    resource: Resource::Memory,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]
@@ -367,7 +481,16 @@ mod limits {
         let mut i = m.instantiate().unwrap();
         assert_eq!(i.call_typed::<i32, i32>("grow", 100).unwrap(), 10);
         let err = i.call_typed::<i32, i32>("grow", 100_000).unwrap_err();
-        assert!(matches!(err, Error::LimitExceeded { resource: Resource::TableElements, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::LimitExceeded {
+                    resource: Resource::TableElements,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]
@@ -377,11 +500,29 @@ mod limits {
         for _ in 0..3 {
             let mut i = m.instantiate().unwrap();
             let err = i.call_typed::<i32, i32>("recurse", 0).unwrap_err();
-            assert!(matches!(err, Error::Trap { code: TrapCode::StackOverflow, .. }), "{err}");
+            assert!(
+                matches!(
+                    err,
+                    Error::Trap {
+                        code: TrapCode::StackOverflow,
+                        ..
+                    }
+                ),
+                "{err}"
+            );
         }
         rt().block_on(async {
             let err = m.call_typed::<i32, i32>("recurse", 0).await.unwrap_err();
-            assert!(matches!(err, Error::Trap { code: TrapCode::StackOverflow, .. }), "{err}");
+            assert!(
+                matches!(
+                    err,
+                    Error::Trap {
+                        code: TrapCode::StackOverflow,
+                        ..
+                    }
+                ),
+                "{err}"
+            );
             assert_eq!(m.call_typed::<i32, i32>("depth", 1000).await.unwrap(), 1000);
         });
     }
@@ -409,7 +550,10 @@ mod limits {
         for _ in 0..1000 {
             assert!(i.call_typed::<i32, i32>("busy", lo).is_ok());
             let err = i.call_typed::<i32, i32>("busy", hi).unwrap_err();
-            assert!(matches!(err, Error::OutOfFuel { fuel: f } if f == fuel), "{err}");
+            assert!(
+                matches!(err, Error::OutOfFuel { fuel: f } if f == fuel),
+                "{err}"
+            );
         }
     }
 }
@@ -430,12 +574,19 @@ mod wasi {
         let m = wasi_sandbox().compile(guests::HELLO_WASM).unwrap();
         rt().block_on(async {
             let out = m
-                .run_command(&WasiConfig::capture().args(["hello", "a b", "c"]).env("GREETING", "hi"))
+                .run_command(
+                    &WasiConfig::capture()
+                        .args(["hello", "a b", "c"])
+                        .env("GREETING", "hi"),
+                )
                 .await
                 .unwrap();
             assert_eq!(out.exit_code, 0);
             let stdout = String::from_utf8(out.stdout).unwrap();
-            assert_eq!(stdout, "hello from wasm\narg 1: a b\narg 2: c\nGREETING=hi\n");
+            assert_eq!(
+                stdout,
+                "hello from wasm\narg 1: a b\narg 2: c\nGREETING=hi\n"
+            );
             assert_eq!(out.stderr, b"this goes to stderr\n");
             let out = m
                 .run_command(&WasiConfig::capture().args(["hello", "--exit", "7"]))
@@ -503,7 +654,10 @@ mod pooling {
         assert!(matches!(err, Error::PoolExhausted { capacity: 4 }), "{err}");
         drop(held);
         let mut i = m.instantiate().unwrap();
-        assert_eq!(i.call_typed::<i32, i32>("read", 1024).unwrap(), i32::from(b'w'));
+        assert_eq!(
+            i.call_typed::<i32, i32>("read", 1024).unwrap(),
+            i32::from(b'w')
+        );
     }
 }
 

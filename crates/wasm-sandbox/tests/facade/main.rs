@@ -8,26 +8,42 @@ use wasm_sandbox_guests as guests;
 #[tokio::test]
 async fn calls_target_the_first_module_loaded() {
     let sandbox = WasmSandbox::builder().build().await.unwrap();
-    let err = sandbox.call_typed::<(i32, i32), i32>("add", (1, 2)).await.unwrap_err();
+    let err = sandbox
+        .call_typed::<(i32, i32), i32>("add", (1, 2))
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Config { .. }), "{err}");
     let abi = sandbox.load(guests::ABI_WASM).await.unwrap();
     let scalar = sandbox.load(guests::SCALAR_WAT.as_bytes()).await.unwrap();
     let r: Vec<i32> = sandbox.call("process_batch", &vec![1, 2, 3]).await.unwrap();
     assert_eq!(r, [2, 4, 6]);
     sandbox.set_default_module(&scalar);
-    assert_eq!(sandbox.call_typed::<(i32, i32), i32>("add", (1, 2)).await.unwrap(), 3);
+    assert_eq!(
+        sandbox
+            .call_typed::<(i32, i32), i32>("add", (1, 2))
+            .await
+            .unwrap(),
+        3
+    );
     let bytes = abi.call_bytes("echo", b"hi").await.unwrap();
     assert_eq!(bytes, b"hi");
 }
 
 #[tokio::test]
 async fn modules_load_from_paths_and_missing_files_are_io_errors() {
-    let sandbox = WasmSandbox::builder().codec(Codec::Postcard).build().await.unwrap();
+    let sandbox = WasmSandbox::builder()
+        .codec(Codec::Postcard)
+        .build()
+        .await
+        .unwrap();
     let path = format!("{}/c/abi/abi.wasm", guests::DIR);
     let m = sandbox.compile_with_cache(path.as_str()).await.unwrap();
     sandbox.warmup(&m).await.unwrap();
     assert!(m.idle_instances() >= 1);
-    let r: Vec<i32> = sandbox.call("process_batch_postcard", &vec![5]).await.unwrap();
+    let r: Vec<i32> = sandbox
+        .call("process_batch_postcard", &vec![5])
+        .await
+        .unwrap();
     assert_eq!(r, [10]);
     let err = sandbox.load("/no/such/module.wasm").await.unwrap_err();
     assert!(matches!(err, Error::Io { .. }), "{err}");
@@ -55,9 +71,16 @@ async fn builder_settings_reach_the_core() {
 
 #[tokio::test]
 async fn wasi_commands_run_through_the_facade() {
-    let sandbox = WasmSandbox::builder().wasi(WasiConfig::default()).build().await.unwrap();
+    let sandbox = WasmSandbox::builder()
+        .wasi(WasiConfig::default())
+        .build()
+        .await
+        .unwrap();
     sandbox.load(guests::HELLO_WASM).await.unwrap();
-    let out = sandbox.run(&WasiConfig::capture().args(["hello", "x"])).await.unwrap();
+    let out = sandbox
+        .run(&WasiConfig::capture().args(["hello", "x"]))
+        .await
+        .unwrap();
     assert_eq!(out.exit_code, 0);
     assert!(String::from_utf8_lossy(&out.stdout).contains("arg 1: x"));
 }
@@ -65,8 +88,9 @@ async fn wasi_commands_run_through_the_facade() {
 #[test]
 fn re_exports_name_the_core_types() {
     // The facade's types are the core's types, not copies.
-    let _: fn(wasm_sandbox::core::SandboxConfig) -> wasm_sandbox::Result<wasm_sandbox::core::Sandbox> =
-        wasm_sandbox::core::Sandbox::new;
+    let _: fn(
+        wasm_sandbox::core::SandboxConfig,
+    ) -> wasm_sandbox::Result<wasm_sandbox::core::Sandbox> = wasm_sandbox::core::Sandbox::new;
     let e: wasm_sandbox::core::Error = wasm_sandbox::Error::config("x");
     assert!(matches!(e, wasm_sandbox::Error::Config { .. }));
 }
@@ -87,7 +111,10 @@ async fn compile_with_cache_hits_disk_across_sandboxes() {
         .unwrap();
     first.compile_with_cache(guests::ABI_WASM).await.unwrap();
     let stats = first.cache().unwrap().stats();
-    assert_eq!((stats.misses, stats.compiles, stats.entries_on_disk), (1, 1, 1));
+    assert_eq!(
+        (stats.misses, stats.compiles, stats.entries_on_disk),
+        (1, 1, 1)
+    );
 
     // A new sandbox (a restarted process, as far as memory goes) loads the
     // verified artifact from disk instead of compiling.
@@ -150,10 +177,173 @@ async fn each_tier_gets_its_own_cache_entry() {
             .await
             .unwrap();
         s.load(guests::SCALAR_WAT.as_bytes()).await.unwrap();
-        assert_eq!(s.call_typed::<(i32, i32), i32>("add", (2, 2)).await.unwrap(), 4);
+        assert_eq!(
+            s.call_typed::<(i32, i32), i32>("add", (2, 2))
+                .await
+                .unwrap(),
+            4
+        );
         stats.push(s.cache().unwrap().stats());
     }
     // Cranelift with and without optimizations: two compiles, two entries.
     assert_eq!(stats[1].compiles, 1);
     assert_eq!(stats[1].entries_on_disk, 2);
+}
+
+mod memo {
+    use super::*;
+
+    #[tokio::test]
+    async fn pure_exports_are_memoized_and_errors_never_are() {
+        let sandbox = WasmSandbox::builder()
+            .pure_export("process_batch")
+            .pure_export("abort_now")
+            .build()
+            .await
+            .unwrap();
+        sandbox.load(guests::ABI_WASM).await.unwrap();
+        let input = vec![1, 2, 3];
+        let a: Vec<i32> = sandbox.call("process_batch", &input).await.unwrap();
+        let b: Vec<i32> = sandbox.call("process_batch", &input).await.unwrap();
+        let c: Vec<i32> = sandbox.call("process_batch", &vec![4]).await.unwrap();
+        assert_eq!((a.clone(), c), (vec![2, 4, 6], vec![8]));
+        assert_eq!(a, b);
+        // Not declared pure: always executed.
+        let d = sandbox.call_bytes("echo", b"x").await.unwrap();
+        let e = sandbox.call_bytes("echo", b"x").await.unwrap();
+        assert_eq!((d.as_slice(), e.as_slice()), (&b"x"[..], &b"x"[..]));
+        // Declared pure but trapping: never memoized, so it traps every time.
+        for _ in 0..2 {
+            let err = sandbox.call_bytes("abort_now", b"x").await.unwrap_err();
+            assert!(matches!(err, Error::Trap { .. }), "{err}");
+        }
+        let stats = sandbox.call_optimizer().unwrap().stats();
+        assert_eq!(stats.hits, 1);
+        assert_eq!(stats.misses, 4);
+        assert_eq!(stats.bypasses, 2);
+        assert_eq!(stats.insertions, 2);
+    }
+
+    #[tokio::test]
+    async fn memoized_and_direct_results_agree() {
+        let memo = WasmSandbox::builder()
+            .pure_export("process_batch")
+            .build()
+            .await
+            .unwrap();
+        let direct = WasmSandbox::builder().build().await.unwrap();
+        memo.load(guests::ABI_WASM).await.unwrap();
+        direct.load(guests::ABI_WASM).await.unwrap();
+        for n in 0..50i32 {
+            let input: Vec<i32> = (0..n % 7).map(|k| k * n - 3).collect();
+            for _ in 0..2 {
+                let a: Vec<i32> = memo.call("process_batch", &input).await.unwrap();
+                let b: Vec<i32> = direct.call("process_batch", &input).await.unwrap();
+                assert_eq!(a, b);
+            }
+        }
+    }
+}
+
+mod batched {
+    use super::*;
+    use wasm_sandbox::batch::BatchConfig;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn batched_calls_reach_the_right_callers() {
+        let sandbox = std::sync::Arc::new(
+            WasmSandbox::builder()
+                .batching(BatchConfig::new().batch_size(8).workers(2))
+                .build()
+                .await
+                .unwrap(),
+        );
+        sandbox.load(guests::ABI_WASM).await.unwrap();
+        let mut tasks = Vec::new();
+        for t in 0..100i32 {
+            let s = std::sync::Arc::clone(&sandbox);
+            tasks.push(tokio::spawn(async move {
+                let input = vec![t, -t, t * 3];
+                // Every tenth call sends garbage: it must fail alone.
+                if t % 10 == 0 {
+                    let err = s
+                        .call_batched::<_, Vec<i32>>("process_batch", "garbage")
+                        .await
+                        .unwrap_err();
+                    assert!(matches!(err, Error::Guest { .. }), "{err}");
+                } else {
+                    let got: Vec<i32> = s.call_batched("process_batch", &input).await.unwrap();
+                    assert_eq!(got, vec![2 * t, -2 * t, 6 * t]);
+                }
+                // An export without a batch entry point runs call by call.
+                let echoed: String = s.call_batched("echo", &format!("call {t}")).await.unwrap();
+                assert_eq!(echoed, format!("call {t}"));
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lone_call_is_flushed_by_the_timeout() {
+        let timeout = Duration::from_millis(20);
+        let sandbox = WasmSandbox::builder()
+            .batching(BatchConfig::new().batch_size(1000).batch_timeout(timeout))
+            .build()
+            .await
+            .unwrap();
+        sandbox.load(guests::ABI_WASM).await.unwrap();
+        // The first call also instantiates the workers; time the second.
+        let _: Vec<i32> = sandbox
+            .call_batched("process_batch", &vec![1])
+            .await
+            .unwrap();
+        let start = std::time::Instant::now();
+        let got: Vec<i32> = sandbox
+            .call_batched("process_batch", &vec![5])
+            .await
+            .unwrap();
+        assert_eq!(got, [10]);
+        assert!(
+            start.elapsed() < timeout + Duration::from_millis(500),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_is_a_typed_error() {
+        let sandbox = std::sync::Arc::new(
+            WasmSandbox::builder()
+                .timeout(Duration::from_secs(5))
+                .batching(
+                    BatchConfig::new()
+                        .batch_size(1)
+                        .workers(1)
+                        .queue_capacity(2),
+                )
+                .build()
+                .await
+                .unwrap(),
+        );
+        sandbox.load(guests::ABI_WASM).await.unwrap();
+        let mut tasks = Vec::new();
+        for _ in 0..50 {
+            let s = std::sync::Arc::clone(&sandbox);
+            tasks.push(tokio::spawn(async move {
+                s.call_batched::<_, Vec<i32>>("process_batch", &vec![7; 20_000])
+                    .await
+            }));
+        }
+        let mut full = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(v) => assert_eq!(v.len(), 20_000),
+                Err(Error::QueueFull { capacity: 2 }) => full += 1,
+                Err(other) => panic!("{other}"),
+            }
+        }
+        assert!(full > 0, "50 calls into a queue of 2 must overflow");
+    }
 }

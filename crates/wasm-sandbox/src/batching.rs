@@ -1,0 +1,161 @@
+//! Glue between the sandbox and the batch processor: each worker owns an
+//! instance of the module; a guest batch entry point (`f__batch`, see
+//! `docs/abi.md`) turns a batch into one guest call.
+
+use wasm_sandbox_batch::{BatchError, BatchExecutor};
+use wasm_sandbox_core::{Error, Instance, Module};
+
+/// Suffix of a guest's batch entry point.
+const BATCH_SUFFIX: &str = "__batch";
+
+/// Runs batched calls of one module.
+pub(crate) struct ModuleExecutor {
+    pub(crate) module: Module,
+}
+
+impl BatchExecutor for ModuleExecutor {
+    type Worker = Instance;
+    type Error = Error;
+
+    fn new_worker(&self) -> Result<Instance, Error> {
+        self.module.instantiate()
+    }
+
+    fn execute(
+        &self,
+        worker: &mut Instance,
+        function: &str,
+        args: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        let r = worker.call_bytes(function, args);
+        self.renew_if_poisoned(worker);
+        r
+    }
+
+    fn execute_batch(
+        &self,
+        worker: &mut Instance,
+        function: &str,
+        args: &[&[u8]],
+    ) -> Option<Vec<Result<Vec<u8>, Error>>> {
+        let entry = format!("{function}{BATCH_SUFFIX}");
+        if self.module.signature(&entry).is_err() {
+            return None;
+        }
+        let r = worker.call_bytes(&entry, &frame(args));
+        self.renew_if_poisoned(worker);
+        Some(match r.and_then(|out| unframe(&out, args.len())) {
+            Ok(results) => results,
+            // The whole batch failed (a trap, a timeout, a broken frame):
+            // every call of the batch gets the error.
+            Err(e) => args.iter().map(|_| Err(clone_error(&e))).collect(),
+        })
+    }
+}
+
+impl ModuleExecutor {
+    /// A trap may leave guest state half-updated: later calls get a fresh
+    /// instance.
+    fn renew_if_poisoned(&self, worker: &mut Instance) {
+        if worker.is_poisoned() {
+            if let Ok(fresh) = self.module.instantiate() {
+                *worker = fresh;
+            }
+        }
+    }
+}
+
+/// `u32 LE count`, then `u32 LE len` + bytes per item.
+fn frame(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + args.iter().map(|a| a.len() + 4).sum::<usize>());
+    out.extend_from_slice(&(args.len() as u32).to_le_bytes());
+    for a in args {
+        out.extend_from_slice(&(a.len() as u32).to_le_bytes());
+        out.extend_from_slice(a);
+    }
+    out
+}
+
+/// `count ×` (`u8 status`, `u32 LE len`, bytes).
+fn unframe(mut bytes: &[u8], count: usize) -> Result<Vec<Result<Vec<u8>, Error>>, Error> {
+    let bad = |why: &str| Error::abi(format!("malformed batch result frame: {why}"));
+    let mut out = Vec::with_capacity(count);
+    while !bytes.is_empty() {
+        let [status, a, b, c, d, rest @ ..] = bytes else {
+            return Err(bad("truncated item header"));
+        };
+        let len = u32::from_le_bytes([*a, *b, *c, *d]) as usize;
+        if rest.len() < len {
+            return Err(bad("item longer than the frame"));
+        }
+        let (item, tail) = rest.split_at(len);
+        out.push(match status {
+            0 => Ok(item.to_vec()),
+            1 => Err(Error::Guest {
+                message: String::from_utf8_lossy(item).into_owned().into(),
+            }),
+            other => return Err(bad(&format!("unknown status {other}"))),
+        });
+        bytes = tail;
+    }
+    if out.len() != count {
+        return Err(bad(&format!("{} results for {count} calls", out.len())));
+    }
+    Ok(out)
+}
+
+fn clone_error(e: &Error) -> Error {
+    match e {
+        Error::Trap { code, message } => Error::Trap {
+            code: *code,
+            message: message.clone(),
+        },
+        Error::Timeout { limit } => Error::Timeout { limit: *limit },
+        Error::OutOfFuel { fuel } => Error::OutOfFuel { fuel: *fuel },
+        Error::Guest { message } => Error::Guest {
+            message: message.clone(),
+        },
+        Error::Abi { reason } => Error::Abi {
+            reason: reason.clone(),
+        },
+        other => Error::Engine {
+            reason: other.to_string().into(),
+        },
+    }
+}
+
+/// Turns the processor's error into the sandbox's.
+pub(crate) fn convert(e: BatchError<Error>) -> Error {
+    match e {
+        BatchError::Call { source, .. } => source,
+        BatchError::QueueFull { capacity } => Error::QueueFull { capacity },
+        other => Error::Engine {
+            reason: other.to_string().into(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_and_reject_garbage() {
+        let f = frame(&[b"ab", b"", b"xyz"]);
+        assert_eq!(&f[..4], &3u32.to_le_bytes());
+        let mut result = Vec::new();
+        for (status, item) in [(0u8, &b"ok"[..]), (1, b"bad")] {
+            result.push(status);
+            result.extend_from_slice(&(item.len() as u32).to_le_bytes());
+            result.extend_from_slice(item);
+        }
+        let items = unframe(&result, 2).unwrap();
+        assert_eq!(items[0].as_ref().unwrap(), b"ok");
+        assert!(matches!(&items[1], Err(Error::Guest { message }) if &**message == "bad"));
+        assert!(unframe(&result, 3).is_err());
+        assert!(unframe(&result[..7], 2).is_err());
+        for cut in 0..result.len() {
+            let _ = unframe(&result[..cut], 2);
+        }
+    }
+}
