@@ -58,7 +58,12 @@ mod tests {
 
     #[test]
     fn c_guests_are_wasm() {
-        for bytes in [super::ABI_WASM, super::HELLO_WASM, super::MEMBOMB_C_WASM, super::SQLITE_WASM] {
+        for bytes in [
+            super::ABI_WASM,
+            super::HELLO_WASM,
+            super::MEMBOMB_C_WASM,
+            super::SQLITE_WASM,
+        ] {
             assert_eq!(&bytes[..4], b"\0asm");
         }
     }

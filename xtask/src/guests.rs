@@ -18,10 +18,22 @@ struct Guest {
 }
 
 const GUESTS: &[Guest] = &[
-    Guest { name: "abi", reactor: true },
-    Guest { name: "hello", reactor: false },
-    Guest { name: "membomb", reactor: true },
-    Guest { name: "sqlite", reactor: true },
+    Guest {
+        name: "abi",
+        reactor: true,
+    },
+    Guest {
+        name: "hello",
+        reactor: false,
+    },
+    Guest {
+        name: "membomb",
+        reactor: true,
+    },
+    Guest {
+        name: "sqlite",
+        reactor: true,
+    },
 ];
 
 const INSTALL_HINT: &str =
@@ -36,11 +48,19 @@ pub(crate) fn build(root: &Path, only: &[String]) -> Result<(), String> {
             return Err(format!("unknown guest `{name}`"));
         }
     }
-    for g in GUESTS.iter().filter(|g| only.is_empty() || only.iter().any(|n| n == g.name)) {
+    for g in GUESTS
+        .iter()
+        .filter(|g| only.is_empty() || only.iter().any(|n| n == g.name))
+    {
         let dir = root.join("guests/c").join(g.name);
         let out = dir.join(format!("{}.wasm", g.name));
         let mut cmd = Command::new("clang");
-        cmd.args(["--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-Wl,--strip-debug"]);
+        cmd.args([
+            "--target=wasm32-wasi",
+            "--sysroot=/usr",
+            "-O2",
+            "-Wl,--strip-debug",
+        ]);
         if g.reactor {
             cmd.arg("-mexec-model=reactor");
         }
@@ -93,7 +113,8 @@ fn sqlite_sources(root: &Path) -> Result<PathBuf, String> {
     .map_err(|e| e.to_string())?;
     std::fs::write(tmp.join("src/lib.rs"), "").map_err(|e| e.to_string())?;
     run(Command::new(env!("CARGO")).arg("fetch").current_dir(&tmp))?;
-    find_in_registry().ok_or_else(|| format!("{SQLITE_CRATE} {SQLITE_VERSION} was fetched but not found"))
+    find_in_registry()
+        .ok_or_else(|| format!("{SQLITE_CRATE} {SQLITE_VERSION} was fetched but not found"))
 }
 
 fn find_in_registry() -> Option<PathBuf> {

@@ -20,7 +20,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use wasm_sandbox::{Error, ErrorClass, Preopen, ResourceLimits, Value, WasiConfig, WasmSandbox, cache};
+use wasm_sandbox::{
+    Error, ErrorClass, Preopen, ResourceLimits, Value, WasiConfig, WasmSandbox, cache,
+};
 
 /// Exit statuses, one per class of failure.
 mod exit {
@@ -41,7 +43,11 @@ mod exit {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "wasm-sandbox", version, about = "Run untrusted WebAssembly under limits")]
+#[command(
+    name = "wasm-sandbox",
+    version,
+    about = "Run untrusted WebAssembly under limits"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -160,7 +166,8 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     if s == "0" {
         return Ok(Duration::ZERO);
     }
-    humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration like 500ms or 2s: {e}"))
+    humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration like 500ms or 2s: {e}"))
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -183,7 +190,9 @@ impl Opts {
             stderr: wasm_sandbox::Output::Inherit,
             ..WasiConfig::default()
         };
-        w.args = std::iter::once(program.to_owned()).chain(args.iter().cloned()).collect();
+        w.args = std::iter::once(program.to_owned())
+            .chain(args.iter().cloned())
+            .collect();
         w.env = self.env.clone();
         w.preopens = self
             .dirs
@@ -201,8 +210,12 @@ impl Opts {
     }
 
     async fn sandbox(&self, wasi: WasiConfig) -> Result<WasmSandbox, Error> {
-        let max_memory = usize::try_from(self.max_memory)
-            .map_err(|_| Error::config(format!("--max-memory {} does not fit this host", self.max_memory)))?;
+        let max_memory = usize::try_from(self.max_memory).map_err(|_| {
+            Error::config(format!(
+                "--max-memory {} does not fit this host",
+                self.max_memory
+            ))
+        })?;
         let mut builder = WasmSandbox::builder();
         if let Some(cfg) = self.cache.config() {
             builder = builder
@@ -256,21 +269,30 @@ async fn run(cli: Cli) -> Result<u8, Error> {
         }
         Command::Compile { module, opts } => {
             if opts.cache.no_cache {
-                return Err(Error::config("`compile` fills the cache; it cannot run with --no-cache"));
+                return Err(Error::config(
+                    "`compile` fills the cache; it cannot run with --no-cache",
+                ));
             }
             let sandbox = opts.sandbox(opts.wasi(&module, &[])).await?;
             sandbox.load(module.as_str()).await?;
             if let Some(c) = sandbox.cache() {
                 let s = c.stats();
-                let how = if s.compiles > 0 { "compiled" } else { "already cached" };
-                let dir = c.directory().map_or("memory only".to_owned(), |d| d.display().to_string());
+                let how = if s.compiles > 0 {
+                    "compiled"
+                } else {
+                    "already cached"
+                };
+                let dir = c
+                    .directory()
+                    .map_or("memory only".to_owned(), |d| d.display().to_string());
                 println!("{module}: {how} ({dir})");
             }
             Ok(0)
         }
         Command::Cache { action } => {
-            let (CacheAction::Stats { cache } | CacheAction::Verify { cache } | CacheAction::Clear { cache }) =
-                &action;
+            let (CacheAction::Stats { cache }
+            | CacheAction::Verify { cache }
+            | CacheAction::Clear { cache }) = &action;
             let Some(cfg) = cache.config() else {
                 return Err(Error::config("`cache` needs a cache: drop --no-cache"));
             };
@@ -308,7 +330,9 @@ async fn call(
             codec: "json",
             reason: format!("--json is not valid JSON: {e}").into(),
         })?;
-        let out: serde_json::Value = m.call_with(wasm_sandbox::Codec::Json, export, &value).await?;
+        let out: serde_json::Value = m
+            .call_with(wasm_sandbox::Codec::Json, export, &value)
+            .await?;
         return Ok(out.to_string());
     }
     let sig = m.signature(export)?;
@@ -326,7 +350,11 @@ async fn call(
         .map(|(t, a)| Value::parse(t, a))
         .collect::<Result<Vec<_>, _>>()?;
     let results = m.call_values(export, &values).await?;
-    Ok(results.iter().map(ToString::to_string).collect::<Vec<_>>().join(" "))
+    Ok(results
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" "))
 }
 
 fn finish(opts: &Opts, sandbox: &WasmSandbox) {
@@ -360,7 +388,10 @@ fn main() -> ExitCode {
         eprintln!("wasm-sandbox: internal error: {info}");
     }));
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("wasm-sandbox: error: cannot start the async runtime: {e}");
@@ -372,7 +403,11 @@ fn main() -> ExitCode {
         Err(e) => {
             // One line: compiler diagnostics can span several.
             let text = e.to_string();
-            let line: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+            let line: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
             eprintln!("wasm-sandbox: error: {}", line.join(" "));
             ExitCode::from(status(&e))
         }

@@ -22,7 +22,10 @@ fn guest(rel: &str) -> String {
 fn stderr_line(out: &Output) -> String {
     let text = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(text.lines().count(), 1, "one line on stderr, got: {text}");
-    assert!(!text.contains("panicked") && !text.contains("RUST_BACKTRACE"), "{text}");
+    assert!(
+        !text.contains("panicked") && !text.contains("RUST_BACKTRACE"),
+        "{text}"
+    );
     text
 }
 
@@ -31,14 +34,33 @@ fn call_parses_scalars_by_signature() {
     let out = cli(&["call", &guest("wat/scalar.wat"), "add", "-5", "1"]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "-4\n");
-    let out = cli(&["call", &guest("wat/scalar.wat"), "hypot", "3", "4", "--timeout", "2s"]);
+    let out = cli(&[
+        "call",
+        &guest("wat/scalar.wat"),
+        "hypot",
+        "3",
+        "4",
+        "--timeout",
+        "2s",
+    ]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "5\n");
 }
 
 #[test]
 fn call_json_goes_through_the_serde_abi() {
-    let out = cli(&["call", &guest("c/abi/abi.wasm"), "process_batch", "--json", "[1, 2, -3]"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cli(&[
+        "call",
+        &guest("c/abi/abi.wasm"),
+        "process_batch",
+        "--json",
+        "[1, 2, -3]",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "[2,4,-6]\n");
 }
 
@@ -56,7 +78,10 @@ fn run_passes_args_env_and_the_guest_exit_status() {
     ]);
     assert_eq!(out.status.code(), Some(9));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("arg 1: x") && stdout.contains("GREETING=yo"), "{stdout}");
+    assert!(
+        stdout.contains("arg 1: x") && stdout.contains("GREETING=yo"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -67,7 +92,15 @@ fn run_sees_only_the_directories_it_is_given() {
     let out = cli(&["run", &hello, "--", "--ls", "/data/input.txt"]);
     assert_eq!(out.status.code(), Some(3));
     let mapping = format!("{}::/data", dir.path().display());
-    let out = cli(&["run", &hello, "--dir", &mapping, "--", "--ls", "/data/input.txt"]);
+    let out = cli(&[
+        "run",
+        &hello,
+        "--dir",
+        &mapping,
+        "--",
+        "--ls",
+        "/data/input.txt",
+    ]);
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("from the host"));
 }
@@ -75,13 +108,46 @@ fn run_sees_only_the_directories_it_is_given() {
 #[test]
 fn each_failure_class_has_its_own_status_and_one_line() {
     let cases: [(&[&str], i32, &str); 7] = [
-        (&["call", &guest("wat/loop.wat"), "run", "--timeout", "200ms"], 5, "timed out"),
-        (&["call", &guest("wat/membomb.wat"), "bomb", "--max-memory", "8MiB"], 6, "memory limit"),
-        (&["call", &guest("wat/scalar.wat"), "div", "1", "0"], 4, "divide by zero"),
-        (&["call", &guest("wat/scalar.wat"), "nope"], 2, "missing export"),
+        (
+            &["call", &guest("wat/loop.wat"), "run", "--timeout", "200ms"],
+            5,
+            "timed out",
+        ),
+        (
+            &[
+                "call",
+                &guest("wat/membomb.wat"),
+                "bomb",
+                "--max-memory",
+                "8MiB",
+            ],
+            6,
+            "memory limit",
+        ),
+        (
+            &["call", &guest("wat/scalar.wat"), "div", "1", "0"],
+            4,
+            "divide by zero",
+        ),
+        (
+            &["call", &guest("wat/scalar.wat"), "nope"],
+            2,
+            "missing export",
+        ),
         (&["call", &guest("Cargo.toml"), "add"], 3, "invalid module"),
         (&["call", "/no/such.wasm", "add"], 7, "/no/such.wasm"),
-        (&["call", &guest("wat/scalar.wat"), "busy", "100000000", "--fuel", "1000"], 6, "fuel"),
+        (
+            &[
+                "call",
+                &guest("wat/scalar.wat"),
+                "busy",
+                "100000000",
+                "--fuel",
+                "1000",
+            ],
+            6,
+            "fuel",
+        ),
     ];
     for (args, code, text) in cases {
         let out = cli(args);
@@ -93,7 +159,15 @@ fn each_failure_class_has_its_own_status_and_one_line() {
 
 #[test]
 fn usage_errors_exit_2() {
-    let out = cli(&["call", &guest("wat/scalar.wat"), "add", "1", "2", "--timeout", "forever"]);
+    let out = cli(&[
+        "call",
+        &guest("wat/scalar.wat"),
+        "add",
+        "1",
+        "2",
+        "--timeout",
+        "forever",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let out = cli(&["call", &guest("wat/scalar.wat"), "add", "x", "1"]);
     assert_eq!(out.status.code(), Some(2));
@@ -103,7 +177,14 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn metrics_go_to_stderr_as_json() {
-    let out = cli(&["call", &guest("wat/scalar.wat"), "add", "1", "2", "--metrics"]);
+    let out = cli(&[
+        "call",
+        &guest("wat/scalar.wat"),
+        "add",
+        "1",
+        "2",
+        "--metrics",
+    ]);
     assert_eq!(out.status.code(), Some(0));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("\"calls\":1"), "{err}");
@@ -120,7 +201,15 @@ fn compile_fills_the_cache_and_cache_commands_maintain_it() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("compiled"));
     let out = cli(&["compile", &abi, "--cache-dir", d]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("already cached"));
-    let out = cli(&["call", &abi, "process_batch", "--json", "[4]", "--cache-dir", d]);
+    let out = cli(&[
+        "call",
+        &abi,
+        "process_batch",
+        "--json",
+        "[4]",
+        "--cache-dir",
+        d,
+    ]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "[8]\n");
     let out = cli(&["cache", "stats", "--cache-dir", d]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"entries_on_disk\": 1"));
