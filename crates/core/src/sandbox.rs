@@ -552,10 +552,10 @@ impl Module {
 
     /// Takes an idle instance, or makes a new one.
     async fn checkout(&self) -> Result<Instance> {
-        if !self.inner.sandbox.config.fresh_instance_per_call {
-            if let Some(inst) = self.inner.idle.lock().pop() {
-                return Ok(inst);
-            }
+        if !self.inner.sandbox.config.fresh_instance_per_call
+            && let Some(inst) = self.inner.idle.lock().pop()
+        {
+            return Ok(inst);
         }
         self.instantiate_async().await
     }

@@ -57,10 +57,10 @@ impl ModuleExecutor {
     /// A trap may leave guest state half-updated: later calls get a fresh
     /// instance.
     fn renew_if_poisoned(&self, worker: &mut Instance) {
-        if worker.is_poisoned() {
-            if let Ok(fresh) = self.module.instantiate() {
-                *worker = fresh;
-            }
+        if worker.is_poisoned()
+            && let Ok(fresh) = self.module.instantiate()
+        {
+            *worker = fresh;
         }
     }
 }

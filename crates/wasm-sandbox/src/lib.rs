@@ -544,10 +544,10 @@ impl WasmSandbox {
     fn batcher(&self) -> Result<Arc<wasm_sandbox_batch::BatchProcessor<batching::ModuleExecutor>>> {
         let module = self.default()?;
         let mut slot = self.batcher.lock();
-        if let Some((m, p)) = slot.as_ref() {
-            if m.content_hash() == module.content_hash() {
-                return Ok(Arc::clone(p));
-            }
+        if let Some((m, p)) = slot.as_ref()
+            && m.content_hash() == module.content_hash()
+        {
+            return Ok(Arc::clone(p));
         }
         let executor = batching::ModuleExecutor {
             module: module.clone(),
