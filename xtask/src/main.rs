@@ -3,12 +3,15 @@
 //! * `guests`: rebuild the C guests under `guests/c/` with Debian's clang for
 //!   wasm32-wasi (the built `.wasm` files are committed, so tests never need
 //!   clang).
+//! * `fuzz [TARGET] [--seconds N]`: run one cargo-fuzz target, or every
+//!   target for N seconds each, under AddressSanitizer; fails on a crash.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use clap::{Parser, Subcommand};
 
+mod fuzz;
 mod guests;
 
 #[derive(Parser)]
@@ -24,6 +27,14 @@ enum Cmd {
     Guests {
         /// Rebuild only these guests (directory names under guests/c/).
         names: Vec<String>,
+    },
+    /// Run cargo-fuzz targets (nightly; installs cargo-fuzz if missing).
+    Fuzz {
+        /// The target to run; every target when absent.
+        target: Option<String>,
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
     },
 }
 
@@ -52,6 +63,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Cmd::Guests { names } => guests::build(&project_root(), &names),
+        Cmd::Fuzz { target, seconds } => fuzz::run(target.as_deref(), seconds),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,7 @@
+//! Fuzz target logic for wasm-sandbox, as plain functions.
+//!
+//! Each module holds one target's `pub fn run(data: &[u8])`, which panics on any bug it
+//! detects, and a `#[test] fn smoke()` running it on a few hundred pseudo-random inputs plus
+//! the committed corpus and regression inputs. `fuzz_targets/*.rs` are three-line glue.
+
+pub mod mempool;
