@@ -278,6 +278,19 @@ impl CompilationCache {
         result
     }
 
+    /// Whether [`get_or_compile`](Self::get_or_compile) would find this module without
+    /// compiling it: in memory, or as a complete entry (artifact and header) on disk.
+    ///
+    /// Cheap (a hash of `wasm`, a map lookup and at most two `stat` calls) and read-only:
+    /// it neither verifies nor loads the artifact, and does not count as a hit. An entry
+    /// found here that later fails verification is removed and recompiled by
+    /// `get_or_compile`, as always. The tiering crate uses this to start a restarted
+    /// process on its best cached tier.
+    pub fn contains(&self, engine: &Engine, wasm: &[u8], settings: &CompileSettings) -> bool {
+        let key = CacheKey::new(engine, wasm, settings);
+        self.memory.contains(&key) || self.disk.as_ref().is_some_and(|d| d.contains(&key))
+    }
+
     fn load_or_compile(
         &self,
         engine: &Engine,
@@ -524,5 +537,40 @@ impl CompilationCache {
             metrics::gauge!("wasm_sandbox_cache_disk_bytes").set(disk.bytes() as f64);
             metrics::gauge!("wasm_sandbox_cache_disk_entries").set(disk.entries() as f64);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contains_sees_memory_and_disk_entries_without_counting_hits() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CompilationCache::open(CacheConfig::new(dir.path().join("c"))).unwrap();
+        let engine = Engine::default();
+        let wat = br#"(module (func (export "f") (result i32) i32.const 7))"#;
+        let baseline = CompileSettings::new("baseline");
+        let optimized = CompileSettings::new("optimized");
+        assert!(!cache.contains(&engine, wat, &baseline));
+        cache.get_or_compile(&engine, wat, &baseline).unwrap();
+        assert!(cache.contains(&engine, wat, &baseline), "in memory");
+        assert!(
+            !cache.contains(&engine, wat, &optimized),
+            "the settings are part of the key"
+        );
+        cache.clear_memory();
+        assert!(cache.contains(&engine, wat, &baseline), "on disk");
+        let stats = cache.stats();
+        assert_eq!(
+            (stats.memory_hits, stats.disk_hits, stats.compiles),
+            (0, 0, 1)
+        );
+        cache.clear().unwrap();
+        assert!(!cache.contains(&engine, wat, &baseline), "cleared");
+
+        let memory_only = CompilationCache::open(CacheConfig::in_memory()).unwrap();
+        memory_only.get_or_compile(&engine, wat, &baseline).unwrap();
+        assert!(memory_only.contains(&engine, wat, &baseline));
     }
 }

@@ -200,6 +200,12 @@ impl DiskLayer {
         Ok(Lookup::Found(file, meta.artifact_len + META_LEN as u64))
     }
 
+    /// Whether both files of `key`'s entry exist (not verified).
+    pub(crate) fn contains(&self, key: &CacheKey) -> bool {
+        let (art_path, meta_path) = self.paths(key);
+        meta_path.is_file() && art_path.is_file()
+    }
+
     /// Records a hit on `key` (or learns about an entry another process wrote).
     pub(crate) fn record_hit(&self, key: &CacheKey, size: u64) -> u64 {
         let evicted = {

@@ -40,6 +40,11 @@ impl MemoryLayer {
         Some(module)
     }
 
+    /// Whether `key` is held, without touching its recency.
+    pub(crate) fn contains(&self, key: &CacheKey) -> bool {
+        self.inner.lock().modules.contains_key(key)
+    }
+
     /// Inserts a module; returns how many were evicted for it.
     pub(crate) fn insert(&self, key: CacheKey, module: Module) -> u64 {
         let size = module_size(&module);

@@ -403,10 +403,11 @@ mod limits {
                 took > Duration::from_millis(300),
                 "calibration failed: {took:?}"
             );
-            // With 10 ms sleeps, a free runtime ticks ~took/10ms times; demand
-            // at least a third of that.
+            // With 10 ms sleeps, a free runtime ticks ~took/10ms times. A
+            // stalled one ticks at most once; on a loaded CI machine the
+            // thread gets a fraction of a core, so demand a fifth.
             let expected = took.as_millis() as u64 / 10;
-            assert!(got * 3 >= expected, "ticker ticked {got} times in {took:?}");
+            assert!(got * 5 >= expected && got >= 10, "ticker ticked {got} times in {took:?}");
         });
     }
 
