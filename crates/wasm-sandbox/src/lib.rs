@@ -43,6 +43,9 @@
 //!   ([`WasmSandboxBuilder::pure_export`]); re-exported as [`callopt`].
 //! * `batch` (default): batched calls ([`WasmSandbox::call_batched`]) on
 //!   worker threads, one instance each; re-exported as [`batch`].
+//! * `tiering` (default, needs `cache`): tiered compilation
+//!   ([`WasmSandboxBuilder::tiering`]): a module starts on Winch and moves to
+//!   Cranelift in the background once hot; re-exported as [`tiering`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -87,6 +90,14 @@ pub use wasm_sandbox_batch as batch;
 
 #[cfg(feature = "batch")]
 mod batching;
+
+/// Tiered compilation (feature `tiering`).
+#[cfg(feature = "tiering")]
+#[doc(inline)]
+pub use wasm_sandbox_tiering as tiering;
+
+mod target;
+use target::Target;
 
 /// Where a module comes from.
 #[derive(Debug, Clone)]
@@ -154,6 +165,8 @@ pub struct WasmSandboxBuilder {
     optimizer: Option<Arc<wasm_sandbox_callopt::CallOptimizer>>,
     #[cfg(feature = "batch")]
     batching: Option<wasm_sandbox_batch::BatchConfig>,
+    #[cfg(feature = "tiering")]
+    tiering: Option<wasm_sandbox_tiering::TieringPolicy>,
 }
 
 impl std::fmt::Debug for WasmSandboxBuilder {
@@ -293,6 +306,17 @@ impl WasmSandboxBuilder {
         self
     }
 
+    /// Loads modules as tiered modules: they start on the policy's first
+    /// tier (Winch by default) and are recompiled on faster tiers in the
+    /// background once hot ([`tiering::TieringPolicy`]). Without this
+    /// (the default), modules are compiled once for the tier that
+    /// [`PerformanceConfig`] selects. Needs the `tiering` feature.
+    #[cfg(feature = "tiering")]
+    pub fn tiering(mut self, policy: wasm_sandbox_tiering::TieringPolicy) -> Self {
+        self.tiering = Some(policy);
+        self
+    }
+
     /// Builds the sandbox.
     ///
     /// # Errors
@@ -305,6 +329,8 @@ impl WasmSandboxBuilder {
         let tier = self.config.performance.tier();
         let config = self.config;
         let host = self.host;
+        #[cfg(feature = "tiering")]
+        let host_for_tiers = host.clone();
         #[cfg(feature = "cache")]
         let cache_config = config
             .performance
@@ -345,6 +371,10 @@ impl WasmSandboxBuilder {
             batching: self.batching.unwrap_or_default(),
             #[cfg(feature = "batch")]
             batcher: parking_lot::Mutex::new(None),
+            #[cfg(feature = "tiering")]
+            tiering: self.tiering,
+            #[cfg(feature = "tiering")]
+            host: host_for_tiers,
         })
     }
 }
@@ -364,7 +394,11 @@ fn join_error(e: tokio::task::JoinError) -> Error {
 pub struct WasmSandbox {
     core: wasm_sandbox_core::Sandbox,
     codec: Codec,
-    default_module: RwLock<Option<Module>>,
+    default_module: RwLock<Option<Target>>,
+    #[cfg(feature = "tiering")]
+    tiering: Option<wasm_sandbox_tiering::TieringPolicy>,
+    #[cfg(feature = "tiering")]
+    host: Option<HostSetup>,
     #[cfg(feature = "cache")]
     cache: Option<Arc<wasm_sandbox_cache::CompilationCache>>,
     #[cfg(not(feature = "cache"))]
@@ -422,6 +456,15 @@ impl WasmSandbox {
     /// [`Error::ImportNotAllowed`] for a module that cannot be loaded.
     pub async fn load(&self, source: impl Into<ModuleSource>) -> Result<Module> {
         let bytes = source.into().bytes().await?;
+        #[cfg(feature = "tiering")]
+        if let Some(policy) = &self.tiering {
+            let tiered = self.load_tiered(bytes, policy.clone()).await?;
+            let module = tiered.module();
+            self.default_module
+                .write()
+                .get_or_insert(Target::Tiered(tiered));
+            return Ok(module);
+        }
         let core = self.core.clone();
         let cache = self.cache.clone();
         let module = tokio::task::spawn_blocking(move || match cache {
@@ -433,8 +476,35 @@ impl WasmSandbox {
         .map_err(join_error)??;
         self.default_module
             .write()
-            .get_or_insert_with(|| module.clone());
+            .get_or_insert_with(|| Target::Fixed(module.clone()));
         Ok(module)
+    }
+
+    #[cfg(feature = "tiering")]
+    async fn load_tiered(
+        &self,
+        bytes: Arc<[u8]>,
+        policy: wasm_sandbox_tiering::TieringPolicy,
+    ) -> Result<wasm_sandbox_tiering::TieredModule> {
+        let mut b = wasm_sandbox_tiering::TieredModule::builder(bytes, self.core.config().clone())
+            .policy(policy);
+        if let Some(host) = &self.host {
+            b = b.host(Arc::clone(host));
+        }
+        if let Some(cache) = &self.cache {
+            b = b.with_cache(Arc::clone(cache));
+        }
+        b.build_async().await
+    }
+
+    /// The default module as a tiered module, when the sandbox tiers (its
+    /// current tier, statistics, tier-up control).
+    #[cfg(feature = "tiering")]
+    pub fn tiered_module(&self) -> Option<wasm_sandbox_tiering::TieredModule> {
+        match self.default_module.read().as_ref() {
+            Some(Target::Tiered(t)) => Some(t.clone()),
+            _ => None,
+        }
     }
 
     /// The seed's name for [`WasmSandbox::load`]: compiles through the
@@ -456,10 +526,10 @@ impl WasmSandbox {
 
     /// Makes `module` the target of [`WasmSandbox::call`].
     pub fn set_default_module(&self, module: &Module) {
-        *self.default_module.write() = Some(module.clone());
+        *self.default_module.write() = Some(Target::Fixed(module.clone()));
     }
 
-    fn default(&self) -> Result<Module> {
+    fn default(&self) -> Result<Target> {
         self.default_module.read().clone().ok_or_else(|| {
             Error::config("no module loaded: call `load` or `compile_with_cache` first")
         })
@@ -495,14 +565,14 @@ impl WasmSandbox {
     /// Byte call of the default module, through the memo cache when the
     /// export is declared pure.
     async fn call_bytes_shared(&self, export: &str, input: &[u8]) -> Result<Arc<[u8]>> {
-        let module = self.default()?;
+        let target = self.default()?;
         #[cfg(feature = "callopt")]
         {
-            memo::call_bytes(self.optimizer.as_deref(), &module, export, input).await
+            memo::call_bytes(self.optimizer.as_deref(), &target, export, input).await
         }
         #[cfg(not(feature = "callopt"))]
         {
-            module.call_bytes(export, input).await.map(Arc::from)
+            target.call_bytes(export, input).await.map(Arc::from)
         }
     }
 
@@ -518,7 +588,8 @@ impl WasmSandbox {
     /// or the oldest has waited `batch_timeout`, grouped by export and run
     /// on worker threads, one instance each; an export `f` whose guest also
     /// exports `f__batch` runs a whole batch in one guest call
-    /// (`docs/abi.md`).
+    /// (`docs/abi.md`). With tiering, the workers keep the tier the default
+    /// module had when the first batched call was made.
     ///
     /// # Errors
     ///
@@ -542,7 +613,7 @@ impl WasmSandbox {
     /// The batch processor of the default module, made on first use.
     #[cfg(feature = "batch")]
     fn batcher(&self) -> Result<Arc<wasm_sandbox_batch::BatchProcessor<batching::ModuleExecutor>>> {
-        let module = self.default()?;
+        let module = self.default()?.module();
         let mut slot = self.batcher.lock();
         if let Some((m, p)) = slot.as_ref()
             && m.content_hash() == module.content_hash()
@@ -591,6 +662,6 @@ impl WasmSandbox {
     ///
     /// As [`Module::run_command`].
     pub async fn run(&self, wasi: &WasiConfig) -> Result<RunOutput> {
-        self.default()?.run_command(wasi).await
+        self.default()?.module().run_command(wasi).await
     }
 }

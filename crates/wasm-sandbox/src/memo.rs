@@ -4,26 +4,25 @@
 use std::sync::Arc;
 
 use wasm_sandbox_callopt::CallOptimizer;
-use wasm_sandbox_core::{Module, Result};
+use wasm_sandbox_core::Result;
+
+use crate::target::Target;
 
 /// Calls `export` with encoded `input`, memoized when the optimizer says
-/// the export is pure. Errors are never memoized.
+/// the export is pure. The key's module hash is the wasm's content hash,
+/// the same on every tier. Errors are never memoized.
 pub(crate) async fn call_bytes(
     optimizer: Option<&CallOptimizer>,
-    module: &Module,
+    target: &Target,
     export: &str,
     input: &[u8],
 ) -> Result<Arc<[u8]>> {
     match optimizer {
         Some(opt) => {
-            opt.call_async(
-                &module.content_hash(),
-                export,
-                input,
-                module.call_bytes(export, input),
-            )
-            .await
+            let hash = target.module().content_hash();
+            opt.call_async(&hash, export, input, target.call_bytes(export, input))
+                .await
         }
-        None => module.call_bytes(export, input).await.map(Arc::from),
+        None => target.call_bytes(export, input).await.map(Arc::from),
     }
 }

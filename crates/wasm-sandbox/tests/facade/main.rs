@@ -347,3 +347,27 @@ mod batched {
         assert!(full > 0, "50 calls into a queue of 2 must overflow");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tiering_sandbox_starts_on_winch_and_tiers_up() {
+    use wasm_sandbox::tiering::TieringPolicy;
+    let sandbox = WasmSandbox::builder()
+        .tiering(TieringPolicy::straight_to_top())
+        .pure_export("process_batch")
+        .build()
+        .await
+        .unwrap();
+    let first = sandbox.load(guests::ABI_WASM).await.unwrap();
+    assert_eq!(first.tier(), Tier::Baseline);
+    let r: Vec<i32> = sandbox.call("process_batch", &vec![1, 2]).await.unwrap();
+    assert_eq!(r, [2, 4]);
+    let tiered = sandbox.tiered_module().unwrap();
+    assert!(tiered.wait_for_tier_up(Duration::from_secs(60)));
+    assert_eq!(tiered.current_tier(), Tier::HighlyOptimized);
+    // The memo key is the wasm's content hash: the same on every tier.
+    let r: Vec<i32> = sandbox.call("process_batch", &vec![1, 2]).await.unwrap();
+    assert_eq!(r, [2, 4]);
+    assert_eq!(sandbox.call_optimizer().unwrap().stats().hits, 1);
+    let r: Vec<i32> = sandbox.call("process_batch", &vec![3]).await.unwrap();
+    assert_eq!(r, [6]);
+}
