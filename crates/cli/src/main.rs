@@ -21,7 +21,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use wasm_sandbox::{
-    Error, ErrorClass, Preopen, ResourceLimits, Value, WasiConfig, WasmSandbox, cache,
+    Error, ErrorClass, OptimizationLevel, Preopen, ResourceLimits, Value, WasiConfig, WasmSandbox,
+    cache, tiering,
 };
 
 /// Exit statuses, one per class of failure.
@@ -158,8 +159,27 @@ struct Opts {
     /// Print the metrics snapshot as JSON to stderr at exit.
     #[arg(long)]
     metrics: bool,
+    /// The compiler tier; `auto` starts on the baseline compiler and tiers
+    /// up in the background as exports get hot.
+    #[arg(long, value_enum, default_value = "highly-optimized")]
+    tier: TierArg,
     #[command(flatten)]
     cache: CacheOpts,
+}
+
+/// The `--tier` values.
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+enum TierArg {
+    /// Pulley, wasmtime's interpreter: no native code.
+    Interpreter,
+    /// Winch: fast compile, slower code.
+    Baseline,
+    /// Cranelift without optimizations.
+    Optimized,
+    /// Cranelift optimizing for speed.
+    HighlyOptimized,
+    /// Start on Winch, tier up to Cranelift when hot.
+    Auto,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -216,16 +236,21 @@ impl Opts {
                 self.max_memory
             ))
         })?;
+        let mut perf = wasm_sandbox::PerformanceConfig::default();
         let mut builder = WasmSandbox::builder();
+        match self.tier {
+            TierArg::Auto => builder = builder.tiering(tiering::TieringPolicy::default()),
+            TierArg::Interpreter => perf.enable_jit = false,
+            TierArg::Baseline => perf.optimization_level = OptimizationLevel::Minimal,
+            TierArg::Optimized => perf.optimization_level = OptimizationLevel::Balanced,
+            TierArg::HighlyOptimized => perf.optimization_level = OptimizationLevel::Aggressive,
+        }
         if let Some(cfg) = self.cache.config() {
-            builder = builder
-                .performance_config(wasm_sandbox::PerformanceConfig {
-                    enable_caching: true,
-                    ..Default::default()
-                })
-                .cache_config(cfg);
+            perf.enable_caching = true;
+            builder = builder.cache_config(cfg);
         }
         builder
+            .performance_config(perf)
             .limits(ResourceLimits {
                 max_memory,
                 timeout: (!self.timeout.is_zero()).then_some(self.timeout),

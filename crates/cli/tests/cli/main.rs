@@ -222,3 +222,45 @@ fn compile_fills_the_cache_and_cache_commands_maintain_it() {
     let out = cli(&["call", &abi, "process_batch", "--json", "[4]", "--no-cache"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "[8]\n");
 }
+
+#[test]
+fn every_tier_gives_the_same_answer_and_honours_the_timeout() {
+    for tier in [
+        "interpreter",
+        "baseline",
+        "optimized",
+        "highly-optimized",
+        "auto",
+    ] {
+        let out = cli(&[
+            "call",
+            &guest("wat/scalar.wat"),
+            "fib",
+            "20",
+            "--tier",
+            tier,
+            "--no-cache",
+        ]);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "6765\n", "{tier}");
+        let out = cli(&[
+            "call",
+            &guest("wat/loop.wat"),
+            "run",
+            "--tier",
+            tier,
+            "--timeout",
+            "100ms",
+            "--no-cache",
+        ]);
+        assert_eq!(out.status.code(), Some(5), "{tier}");
+    }
+    let out = cli(&[
+        "call",
+        &guest("wat/scalar.wat"),
+        "fib",
+        "1",
+        "--tier",
+        "turbo",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
