@@ -3,6 +3,8 @@
 //! * `guests`: rebuild the C guests under `guests/c/` with Debian's clang for
 //!   wasm32-wasi (the built `.wasm` files are committed, so tests never need
 //!   clang).
+//! * `bench [--quick] [--baseline NAME] [--save-baseline NAME]`: build and run the
+//!   benchmark suite in release mode; write `target/bench/report.{md,json}` and SVG charts.
 //! * `fuzz [TARGET] [--seconds N]`: run one cargo-fuzz target, or every
 //!   target for N seconds each, under AddressSanitizer; fails on a crash.
 
@@ -11,6 +13,7 @@ use std::process::{Command, ExitCode};
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod fuzz;
 mod guests;
 
@@ -28,6 +31,8 @@ enum Cmd {
         /// Rebuild only these guests (directory names under guests/c/).
         names: Vec<String>,
     },
+    /// Build and run the benchmark suite in release mode and write target/bench/report.md.
+    Bench(bench::BenchArgs),
     /// Run cargo-fuzz targets (nightly; installs cargo-fuzz if missing).
     Fuzz {
         /// The target to run; every target when absent.
@@ -63,6 +68,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Cmd::Guests { names } => guests::build(&project_root(), &names),
+        Cmd::Bench(args) => bench::run(&project_root(), &args),
         Cmd::Fuzz { target, seconds } => fuzz::run(target.as_deref(), seconds),
     };
     match result {

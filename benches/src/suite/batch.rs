@@ -1,0 +1,235 @@
+//! Batched calls (`wasm-sandbox-batch`) on a real guest.
+
+use std::time::Duration;
+
+use wasm_sandbox_batch::{BatchConfig, BatchExecutor, BatchProcessor};
+use wasm_sandbox_bench::{Goal, InputSize, Phase, compare};
+use wasm_sandbox_core::{Error, Instance, Module, Sandbox, SandboxConfig};
+
+use super::{Ctx, RowResult, RowSet, Scale};
+use crate::plain::BoxError;
+
+/// The row sets of this section.
+pub fn sets() -> Vec<RowSet> {
+    vec![
+        RowSet {
+            id: "batch/workers",
+            run: workers,
+        },
+        RowSet {
+            id: "batch/guest-entry",
+            run: guest_entry,
+        },
+    ]
+}
+
+/// Runs ABI calls on a sandbox instance per worker; optionally a whole batch through the
+/// guest's `<function>__batch` entry point.
+pub struct GuestExecutor {
+    /// The module each worker instantiates.
+    pub module: Module,
+    /// Use `<function>__batch` for whole batches.
+    pub batch_entry: bool,
+}
+
+impl BatchExecutor for GuestExecutor {
+    type Worker = Instance;
+    type Error = Error;
+
+    fn new_worker(&self) -> Result<Instance, Error> {
+        self.module.instantiate()
+    }
+
+    fn execute(
+        &self,
+        worker: &mut Instance,
+        function: &str,
+        args: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        worker.call_bytes(function, args)
+    }
+
+    fn execute_batch(
+        &self,
+        worker: &mut Instance,
+        function: &str,
+        args: &[&[u8]],
+    ) -> Option<Vec<Result<Vec<u8>, Error>>> {
+        if !self.batch_entry {
+            return None;
+        }
+        let frame = encode_frame(args);
+        let out = match worker.call_bytes(&format!("{function}__batch"), &frame) {
+            Ok(out) => out,
+            Err(e) => {
+                let msg = e.to_string();
+                return Some(args.iter().map(|_| Err(Error::abi(&msg))).collect());
+            }
+        };
+        Some(match decode_results(&out, args.len()) {
+            Ok(results) => results,
+            Err(msg) => args.iter().map(|_| Err(Error::abi(&msg))).collect(),
+        })
+    }
+}
+
+/// The batch frame of `docs/abi.md`: u32 LE count, then per item u32 LE length and bytes.
+pub fn encode_frame(items: &[&[u8]]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(4 + items.iter().map(|i| 4 + i.len()).sum::<usize>());
+    frame.extend_from_slice(&(items.len() as u32).to_le_bytes());
+    for item in items {
+        frame.extend_from_slice(&(item.len() as u32).to_le_bytes());
+        frame.extend_from_slice(item);
+    }
+    frame
+}
+
+/// Decodes a batch result: per item a status byte (0 = ok, 1 = error message), u32 LE
+/// length and bytes.
+///
+/// # Errors
+///
+/// A message when the output is truncated or has the wrong number of items.
+pub fn decode_results(mut out: &[u8], count: usize) -> Result<Vec<Result<Vec<u8>, Error>>, String> {
+    let mut results = Vec::with_capacity(count);
+    while !out.is_empty() {
+        if out.len() < 5 {
+            return Err("truncated batch result".into());
+        }
+        let status = out[0];
+        let len = u32::from_le_bytes([out[1], out[2], out[3], out[4]]) as usize;
+        let body = out.get(5..5 + len).ok_or("truncated batch item")?;
+        results.push(if status == 0 {
+            Ok(body.to_vec())
+        } else {
+            Err(Error::abi(String::from_utf8_lossy(body)))
+        });
+        out = &out[5 + len..];
+    }
+    if results.len() != count {
+        return Err(format!("{} results for {count} calls", results.len()));
+    }
+    Ok(results)
+}
+
+fn abi_module() -> Result<Module, BoxError> {
+    Ok(Sandbox::new(SandboxConfig::default())?.compile(wasm_sandbox_guests::ABI_WASM)?)
+}
+
+fn json_ints(n: usize) -> Vec<u8> {
+    serde_json::to_vec(&(0..n as i32).collect::<Vec<i32>>()).expect("ints encode")
+}
+
+/// Submits `args` `calls` times through the processor and waits for every result.
+fn submit_all(
+    rt: &tokio::runtime::Runtime,
+    processor: &BatchProcessor<GuestExecutor>,
+    args: &[u8],
+    calls: usize,
+) -> usize {
+    rt.block_on(async {
+        let futures = (0..calls).map(|_| processor.call_batched("process_batch", args.to_vec()));
+        let results = futures::future::join_all(futures).await;
+        results
+            .into_iter()
+            .map(|r| r.expect("batched call").len())
+            .sum()
+    })
+}
+
+fn workers(ctx: &Ctx) -> RowResult {
+    let module = abi_module()?;
+    let calls: usize = ctx.pick(4, 64, 64);
+    let args = json_ints(ctx.pick(10, 2000, 2000));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let processor = {
+        let _guard = rt.enter();
+        BatchProcessor::new(
+            GuestExecutor {
+                module: module.clone(),
+                batch_entry: false,
+            },
+            BatchConfig::new()
+                .workers(2)
+                .batch_size(calls)
+                .batch_timeout(Duration::from_millis(1)),
+        )?
+    };
+    let mut inst = module.instantiate()?;
+    let row = compare(
+        "BatchProcessor 2 workers vs one at a time",
+        || {
+            (0..calls)
+                .map(|_| inst.call_bytes("process_batch", &args).expect("call").len())
+                .sum::<usize>()
+        },
+        || submit_all(&rt, &processor, &args, calls),
+        &ctx.config(Scale::Medium),
+    )
+    .with_group("batch")
+    .with_phase(Phase::Execution)
+    .with_names(
+        "sequential Instance::call_bytes",
+        "BatchProcessor, 2 workers",
+    )
+    .with_throughput(InputSize::Items(calls as u64))
+    .with_measures(format!(
+        "{calls} calls of `process_batch` (ABI_WASM; JSON array of 2000 ints in, doubled out, \
+         about {} KB each way) per sample: one after another on one instance, against submitted \
+         together to a BatchProcessor (batch size {calls}, 2 worker threads each owning an \
+         instance; the caller waits on a current-thread tokio runtime).",
+        args.len() / 1024
+    ))
+    .with_goal(Goal::at_least(1.8));
+    Ok(vec![row])
+}
+
+fn guest_entry(ctx: &Ctx) -> RowResult {
+    let module = abi_module()?;
+    let calls: usize = ctx.pick(4, 256, 256);
+    let args = json_ints(3);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let make = |batch_entry| {
+        let _guard = rt.enter();
+        BatchProcessor::new(
+            GuestExecutor {
+                module: module.clone(),
+                batch_entry,
+            },
+            BatchConfig::new()
+                .workers(2)
+                .batch_size(calls)
+                .batch_timeout(Duration::from_millis(1)),
+        )
+    };
+    let per_call = make(false)?;
+    let entry = make(true)?;
+    assert_eq!(
+        submit_all(&rt, &per_call, &args, calls),
+        submit_all(&rt, &entry, &args, calls)
+    );
+    let row = compare(
+        "guest batch entry point vs per-call",
+        || submit_all(&rt, &per_call, &args, calls),
+        || submit_all(&rt, &entry, &args, calls),
+        &ctx.config(Scale::Medium),
+    )
+    .with_group("batch")
+    .with_phase(Phase::Execution)
+    .with_names(
+        "BatchProcessor, one guest call per item",
+        "BatchProcessor, process_batch__batch",
+    )
+    .with_throughput(InputSize::Items(calls as u64))
+    .with_measures(format!(
+        "{calls} small calls (`[0,1,2]` JSON) per sample through a BatchProcessor with 2 workers: \
+         each worker runs its half of the batch as one call of the guest's `process_batch__batch` \
+         (u32 LE count, then u32 LE length + bytes per item; results as u8 status + u32 LE \
+         length + bytes), against one ABI call per item."
+    ));
+    Ok(vec![row])
+}

@@ -1,0 +1,151 @@
+//! Memoization of pure calls (`wasm-sandbox-callopt`).
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use wasm_sandbox_bench::{Goal, Phase, compare};
+use wasm_sandbox_callopt::CallOptimizer;
+use wasm_sandbox_core::{Instance, Module, Sandbox, SandboxConfig, TypedFunction};
+
+use super::{Ctx, RowResult, RowSet, Scale, fmt_ns, guests, note};
+use crate::plain::BoxError;
+
+/// The row sets of this section.
+pub fn sets() -> Vec<RowSet> {
+    vec![
+        RowSet {
+            id: "memo/hit",
+            run: hit,
+        },
+        RowSet {
+            id: "memo/miss",
+            run: miss,
+        },
+    ]
+}
+
+/// The target duration of the memoized call.
+const TARGET_NS: f64 = 10_000.0;
+
+struct Busy {
+    instance: Instance,
+    busy: TypedFunction<i32, i32>,
+}
+
+impl Busy {
+    fn new(module: &Module) -> Result<Self, BoxError> {
+        let mut instance = module.instantiate()?;
+        let busy = instance.typed::<i32, i32>("busy")?;
+        Ok(Busy { instance, busy })
+    }
+
+    /// One execution, returning the encoded result as the optimizer stores it.
+    fn run(&mut self, n: i32) -> Result<Vec<u8>, wasm_sandbox_core::Error> {
+        Ok(self
+            .busy
+            .call(&mut self.instance, n)?
+            .to_le_bytes()
+            .to_vec())
+    }
+}
+
+/// Picks `n` so that `busy(n)` takes about 10 µs on this machine (a small `n` in smoke mode).
+fn calibrate(ctx: &Ctx, b: &mut Busy) -> Result<(i32, f64), BoxError> {
+    if ctx.smoke() {
+        return Ok((1000, 0.0));
+    }
+    let probe = 200_000;
+    b.run(probe)?;
+    let mut best = f64::MAX;
+    for _ in 0..20 {
+        let t = Instant::now();
+        b.run(probe)?;
+        best = best.min(t.elapsed().as_nanos() as f64);
+    }
+    let n = (f64::from(probe) * TARGET_NS / best).round().max(1.0) as i32;
+    Ok((n, best * f64::from(n) / f64::from(probe)))
+}
+
+fn setup() -> Result<(Module, [u8; 32]), BoxError> {
+    let wasm = guests::scalar();
+    let sandbox = Sandbox::new(SandboxConfig::default())?;
+    let module = sandbox.compile(&wasm)?;
+    let hash = module.content_hash();
+    Ok((module, hash))
+}
+
+fn hit(ctx: &Ctx) -> RowResult {
+    let (module, hash) = setup()?;
+    let mut direct = Busy::new(&module)?;
+    let mut memo = Busy::new(&module)?;
+    let (n, est) = calibrate(ctx, &mut direct)?;
+    let optimizer = CallOptimizer::builder().pure("busy").build();
+    let args = n.to_le_bytes();
+    let first = optimizer.call(&hash, "busy", &args, || memo.run(n))?;
+    assert_eq!(&*first, direct.run(n)?.as_slice());
+    let row = compare(
+        "memoized hit vs executing",
+        || direct.run(black_box(n)).expect("busy"),
+        || {
+            optimizer
+                .call(&hash, "busy", black_box(&args), || memo.run(n))
+                .expect("busy")
+        },
+        &ctx.config(Scale::Fast),
+    )
+    .with_group("memo")
+    .with_phase(Phase::Execution)
+    .with_names(format!("execute busy({n})"), "CallOptimizer hit")
+    .with_measures(format!(
+        "A pure export declared with CallOptimizer::builder().pure(\"busy\"): a cache hit (blake3 \
+         of the encoded arguments, a sharded LRU lookup, an Arc clone) against executing \
+         `busy(n)` (SCALAR_WAT, a xorshift chain) through the typed fast path, n calibrated to \
+         about 10 µs ({} estimated at calibration).",
+        fmt_ns(est)
+    ))
+    .with_goal(Goal::at_least(20.0));
+    let stats = optimizer.stats();
+    Ok(vec![note(
+        row,
+        format!("Hits counted: {}, misses: {}.", stats.hits, stats.misses),
+    )])
+}
+
+fn miss(ctx: &Ctx) -> RowResult {
+    let (module, hash) = setup()?;
+    let mut direct = Busy::new(&module)?;
+    let mut memo = Busy::new(&module)?;
+    let (n, est) = calibrate(ctx, &mut direct)?;
+    let optimizer = CallOptimizer::builder().pure("busy").build();
+    let mut salt = 0u64;
+    let mut args = [0u8; 12];
+    args[..4].copy_from_slice(&n.to_le_bytes());
+    let row = compare(
+        "memoized miss vs no optimizer",
+        || direct.run(black_box(n)).expect("busy"),
+        || {
+            salt += 1;
+            args[4..].copy_from_slice(&salt.to_le_bytes());
+            optimizer
+                .call(&hash, "busy", black_box(&args), || memo.run(n))
+                .expect("busy")
+        },
+        &ctx.config(Scale::Fast),
+    )
+    .with_group("memo")
+    .with_phase(Phase::Execution)
+    .with_names(format!("execute busy({n})"), "CallOptimizer miss + store")
+    .with_measures(format!(
+        "The cost of the optimizer when it cannot help: every call has new arguments (a salt), \
+         so it hashes them, misses, executes busy(n) (about {}) and stores the result, evicting \
+         the least recently used entry once its 10,000 entries are full. Baseline: the same \
+         execution without the optimizer.",
+        fmt_ns(est)
+    ))
+    .with_goal(Goal::slowdown_at_most(1.05));
+    let stats = optimizer.stats();
+    Ok(vec![note(
+        row,
+        format!("Misses counted: {}, hits: {}.", stats.misses, stats.hits),
+    )])
+}
