@@ -18,6 +18,10 @@ pub const RECURSION_WAT: &str = include_str!("../wat/recursion.wat");
 pub const MEMBOMB_WAT: &str = include_str!("../wat/membomb.wat");
 /// 1 MiB of memory with data segments; `read(addr)`, `fill(byte)`.
 pub const MEMORY_IMAGE_WAT: &str = include_str!("../wat/memory_image.wat");
+/// Pooling isolation: `dirty(pages, elems)` fills all memory with 0xFE and the table with
+/// non-null refs; `stale_bytes(pages)` / `stale_elems(elems)` count leftovers; 1–16 pages,
+/// 4–64 table elements.
+pub const TENANT_WAT: &str = include_str!("../wat/tenant.wat");
 
 /// The guest ABI in C: `process_batch` (JSON `Vec<i32>` doubled),
 /// `process_batch_postcard`, `echo`, `fail`, `bad_pointer`, `abort_now`,

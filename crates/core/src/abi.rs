@@ -70,6 +70,25 @@ impl Codec {
         }
     }
 
+    /// Encodes a value into any writer (e.g. a pooled host buffer).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Codec`] if the value cannot be represented or the writer
+    /// fails.
+    pub fn encode_to_writer<T: Serialize + ?Sized, W: std::io::Write>(
+        self,
+        value: &T,
+        out: W,
+    ) -> Result<()> {
+        match self {
+            Codec::Json => serde_json::to_writer(out, value).map_err(|e| self.err(e)),
+            Codec::Postcard => postcard::to_io(value, out)
+                .map(drop)
+                .map_err(|e| self.err(e)),
+        }
+    }
+
     /// Encodes a value.
     ///
     /// # Errors

@@ -110,6 +110,13 @@ pub struct PerformanceConfig {
     /// `memset` instead of `madvise`) when an instance is freed; this avoids
     /// page faults and TLB shootdowns on reuse. Default: 64 KiB.
     pub pool_keep_resident: usize,
+    /// With pooling, how long async instantiation (`Module::instantiate_async`
+    /// and async calls that need a new instance) waits for a free slot
+    /// before failing with [`Error::PoolExhausted`](crate::Error::PoolExhausted).
+    /// `None` (the default) fails at once. Waiting needs a tokio runtime with
+    /// its time driver enabled. Synchronous instantiation never waits.
+    #[serde(default)]
+    pub pool_wait: Option<Duration>,
 }
 
 impl Default for PerformanceConfig {
@@ -121,6 +128,7 @@ impl Default for PerformanceConfig {
             parallel_compilation: true,
             memory_pool_size: 0,
             pool_keep_resident: 64 * 1024,
+            pool_wait: None,
         }
     }
 }
@@ -262,7 +270,7 @@ impl WasiConfig {
 }
 
 /// Everything that decides how a sandbox's engine and stores are built.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SandboxConfig {
     /// Performance settings.
     pub performance: PerformanceConfig,
@@ -278,4 +286,29 @@ pub struct SandboxConfig {
     /// and guarantee that no guest state survives between calls.
     /// Default: `false`.
     pub fresh_instance_per_call: bool,
+    /// Marshal serde calls through a host buffer pool
+    /// (`wasm_sandbox_mempool::MemoryPool`, owned by the sandbox and shared by
+    /// its modules and instances): arguments are encoded into a pooled
+    /// buffer, and results are copied out of guest memory into one before
+    /// decoding, instead of into fresh `Vec`s. `false` uses `Vec`s, so both
+    /// can be measured side by side. Default: `true`.
+    #[serde(default = "default_true")]
+    pub host_buffer_pool: bool,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            performance: PerformanceConfig::default(),
+            limits: ResourceLimits::default(),
+            wasi: None,
+            metrics: false,
+            fresh_instance_per_call: false,
+            host_buffer_pool: true,
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
 }

@@ -58,6 +58,10 @@ pub use sandbox::{
 };
 pub use store::{CapturedOutput, StoreData};
 
+/// The host buffer pool behind serde-call marshalling
+/// ([`Sandbox::buffer_pool`], [`SandboxConfig::host_buffer_pool`]).
+pub use wasm_sandbox_mempool as mempool;
+
 /// The wasmtime version this crate is built on, re-exported so that
 /// embedders adding host functions use the same types.
 pub use wasmtime;

@@ -12,6 +12,8 @@ use futures::FutureExt;
 use parking_lot::Mutex;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use wasm_sandbox_mempool::{MemoryPool, PoolConfig, PooledBuf};
 use wasmtime::{Func, InstancePre, Linker, Memory, Store, TypedFunc, WasmParams, WasmResults};
 
 use crate::abi::{self, ALLOC_EXPORT, Codec, FREE_EXPORT, MEMORY_EXPORT};
@@ -48,6 +50,11 @@ struct SandboxInner {
     provided: HashSet<(String, String)>,
     metrics: Metrics,
     pool_capacity: Option<u32>,
+    /// One permit per pooled instance slot, held by each live instance, so
+    /// async instantiation can wait for a slot (`PerformanceConfig::pool_wait`).
+    slots: Option<Arc<Semaphore>>,
+    /// Host buffers for serde-call marshalling (`SandboxConfig::host_buffer_pool`).
+    buffers: Option<MemoryPool>,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -101,6 +108,9 @@ impl Sandbox {
                 host(s).map_err(link_err)?;
             }
         }
+        let buffers = config
+            .host_buffer_pool
+            .then(|| MemoryPool::new(PoolConfig::new()));
         let mut provided = HashSet::new();
         {
             // `Linker::iter` needs a store of the linker's data type.
@@ -118,7 +128,9 @@ impl Sandbox {
                 linker,
                 sync_linker,
                 provided,
+                slots: pool_capacity.map(|n| Arc::new(Semaphore::new(n as usize))),
                 pool_capacity,
+                buffers,
             }),
         })
     }
@@ -148,6 +160,13 @@ impl Sandbox {
     /// The number of pooled instance slots, when pooling is on.
     pub fn pool_capacity(&self) -> Option<u32> {
         self.inner.pool_capacity
+    }
+
+    /// The host buffer pool that serde calls marshal through, unless
+    /// [`SandboxConfig::host_buffer_pool`] is off. Its stats show how many
+    /// argument and result buffers were reused.
+    pub fn buffer_pool(&self) -> Option<&MemoryPool> {
+        self.inner.buffers.as_ref()
     }
 
     /// Compiles wasm (binary or text) and prepares it for instantiation.
@@ -487,12 +506,20 @@ impl Module {
         let cfg = &inner.sandbox.config;
         let pre = inner.pre_sync.as_ref().unwrap_or(&inner.pre);
         let start = Instant::now();
+        let permit = match &inner.sandbox.slots {
+            Some(slots) => Some(
+                Arc::clone(slots)
+                    .try_acquire_owned()
+                    .map_err(|_| self.pool_exhausted())?,
+            ),
+            None => None,
+        };
         let mut store = store::new_store(&inner.sandbox.engine, cfg, cfg.wasi.as_ref())?;
         store::arm(&mut store, cfg, false);
         let instance = pre
             .instantiate(&mut store)
             .map_err(|e| error::from_instantiate_error(e, inner.sandbox.pool_capacity))?;
-        let mut inst = self.wrap(store, instance);
+        let mut inst = self.wrap(store, instance, permit);
         if self.is_reactor() {
             inst.call_typed::<(), ()>(REACTOR_INIT, ())?;
         }
@@ -523,6 +550,7 @@ impl Module {
         let inner = &self.inner;
         let cfg = &inner.sandbox.config;
         let start = Instant::now();
+        let permit = self.slot_permit().await?;
         let mut store = store::new_store(&inner.sandbox.engine, cfg, wasi)?;
         store::arm(&mut store, cfg, true);
         let instance = inner
@@ -530,7 +558,7 @@ impl Module {
             .instantiate_async(&mut store)
             .await
             .map_err(|e| error::from_instantiate_error(e, inner.sandbox.pool_capacity))?;
-        let mut inst = self.wrap(store, instance);
+        let mut inst = self.wrap(store, instance, permit);
         if self.is_reactor() {
             inst.call_typed_async::<(), ()>(REACTOR_INIT, ()).await?;
         }
@@ -538,7 +566,12 @@ impl Module {
         Ok(inst)
     }
 
-    fn wrap(&self, store: Store<StoreData>, instance: wasmtime::Instance) -> Instance {
+    fn wrap(
+        &self,
+        store: Store<StoreData>,
+        instance: wasmtime::Instance,
+        slot: Option<OwnedSemaphorePermit>,
+    ) -> Instance {
         Instance {
             store,
             instance,
@@ -547,6 +580,38 @@ impl Module {
             abi: None,
             funcs: HashMap::new(),
             poisoned: false,
+            _slot: slot,
+        }
+    }
+
+    fn pool_exhausted(&self) -> Error {
+        Error::PoolExhausted {
+            capacity: self.inner.sandbox.pool_capacity.unwrap_or_default(),
+        }
+    }
+
+    /// A pool slot for a new instance (`None` without pooling): at once, or
+    /// after waiting up to `PerformanceConfig::pool_wait`. This module's idle
+    /// instances are given up first, since they hold slots too.
+    async fn slot_permit(&self) -> Result<Option<OwnedSemaphorePermit>> {
+        let Some(slots) = &self.inner.sandbox.slots else {
+            return Ok(None);
+        };
+        if let Ok(permit) = Arc::clone(slots).try_acquire_owned() {
+            return Ok(Some(permit));
+        }
+        let idle = std::mem::take(&mut *self.inner.idle.lock());
+        drop(idle);
+        if let Ok(permit) = Arc::clone(slots).try_acquire_owned() {
+            return Ok(Some(permit));
+        }
+        let Some(wait) = self.inner.sandbox.config.performance.pool_wait else {
+            return Err(self.pool_exhausted());
+        };
+        match tokio::time::timeout(wait, Arc::clone(slots).acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(Some(permit)),
+            // Timed out (or the semaphore was closed, which never happens).
+            _ => Err(self.pool_exhausted()),
         }
     }
 
@@ -634,9 +699,12 @@ impl Module {
         A: Serialize + ?Sized,
         R: DeserializeOwned,
     {
-        let input = codec.encode(args)?;
-        let out = self.call_bytes(export, &input).await?;
-        codec.decode(&out)
+        let input = encode_args(&self.inner.sandbox, codec, args)?;
+        let mut inst = self.checkout().await?;
+        let r = inst.call_bytes_async_in(export, &input, true).await;
+        self.checkin(inst);
+        drop(input);
+        codec.decode(&r?)
     }
 
     /// Calls an export with scalar values whose types are known only at run
@@ -710,6 +778,9 @@ pub struct Instance {
     abi: Option<Abi>,
     funcs: HashMap<Box<str>, Func>,
     poisoned: bool,
+    /// The instance's pool slot, released after the store (declared last, so
+    /// dropped last).
+    _slot: Option<OwnedSemaphorePermit>,
 }
 
 impl std::fmt::Debug for Instance {
@@ -937,6 +1008,13 @@ impl Instance {
     /// [`Error::MissingExport`], [`Error::SignatureMismatch`] and the guest's
     /// failures.
     pub fn call_bytes(&mut self, name: &str, input: &[u8]) -> Result<Vec<u8>> {
+        self.call_bytes_in(name, input, false)
+            .map(HostBuf::into_vec)
+    }
+
+    /// [`Instance::call_bytes`], with the result in a pooled buffer if
+    /// `pooled` and the sandbox has a buffer pool.
+    fn call_bytes_in(&mut self, name: &str, input: &[u8], pooled: bool) -> Result<HostBuf> {
         let abi = self.abi()?;
         let func = self.typed::<(i32, i32), i64>(name)?.func;
         let len = guest_len(input.len())?;
@@ -951,7 +1029,7 @@ impl Instance {
             self.run_sync(|s| abi.free.call(s, (ptr, len)))?;
         }
         let (rptr, rlen, is_err) = abi::unpack_result(packed);
-        let out = self.read_result(&abi, rptr, rlen)?;
+        let out = self.read_result(&abi, rptr, rlen, pooled)?;
         if rlen > 0 {
             self.run_sync(|s| abi.free.call(s, (rptr as i32, rlen as i32)))?;
         }
@@ -964,6 +1042,19 @@ impl Instance {
     ///
     /// As [`Instance::call_bytes`].
     pub async fn call_bytes_async(&mut self, name: &str, input: &[u8]) -> Result<Vec<u8>> {
+        self.call_bytes_async_in(name, input, false)
+            .await
+            .map(HostBuf::into_vec)
+    }
+
+    /// [`Instance::call_bytes_async`], with the result in a pooled buffer if
+    /// `pooled` and the sandbox has a buffer pool.
+    async fn call_bytes_async_in(
+        &mut self,
+        name: &str,
+        input: &[u8],
+        pooled: bool,
+    ) -> Result<HostBuf> {
         let abi = self.abi()?;
         let func = self.typed::<(i32, i32), i64>(name)?.func;
         let len = guest_len(input.len())?;
@@ -982,7 +1073,7 @@ impl Instance {
                 .await?;
         }
         let (rptr, rlen, is_err) = abi::unpack_result(packed);
-        let out = self.read_result(&abi, rptr, rlen)?;
+        let out = self.read_result(&abi, rptr, rlen, pooled)?;
         if rlen > 0 {
             self.run_async(|s| Box::pin(abi.free.call_async(s, (rptr as i32, rlen as i32))))
                 .await?;
@@ -1000,8 +1091,9 @@ impl Instance {
         A: Serialize + ?Sized,
         R: DeserializeOwned,
     {
-        let input = codec.encode(args)?;
-        let out = self.call_bytes(name, &input)?;
+        let input = encode_args(&self.module.inner.sandbox, codec, args)?;
+        let out = self.call_bytes_in(name, &input, true)?;
+        drop(input);
         codec.decode(&out)
     }
 
@@ -1015,8 +1107,9 @@ impl Instance {
         A: Serialize + ?Sized,
         R: DeserializeOwned,
     {
-        let input = codec.encode(args)?;
-        let out = self.call_bytes_async(name, &input).await?;
+        let input = encode_args(&self.module.inner.sandbox, codec, args)?;
+        let out = self.call_bytes_async_in(name, &input, true).await?;
+        drop(input);
         codec.decode(&out)
     }
 
@@ -1061,10 +1154,19 @@ impl Instance {
         Ok(())
     }
 
-    fn read_result(&mut self, abi: &Abi, ptr: u32, len: u32) -> Result<Vec<u8>> {
+    /// Copies a result block out of guest memory: once, into a `Vec` for raw
+    /// byte calls, or into a pooled buffer for serde calls (`pooled`).
+    fn read_result(&mut self, abi: &Abi, ptr: u32, len: u32, pooled: bool) -> Result<HostBuf> {
         let data = abi.memory.data(&self.store);
         let range = abi::check_range(ptr, len, data.len(), "result")?;
-        Ok(data[range].to_vec())
+        let bytes = &data[range];
+        Ok(match &self.module.inner.sandbox.buffers {
+            Some(pool) if pooled => match pool.alloc_copy(bytes) {
+                Ok(buf) => HostBuf::Pooled(buf),
+                Err(_) => HostBuf::Heap(bytes.to_vec()),
+            },
+            _ => HostBuf::Heap(bytes.to_vec()),
+        })
     }
 
     /// Runs one synchronous wasm call with the store armed, converting errors
@@ -1185,7 +1287,54 @@ fn guest_len(len: usize) -> Result<i32> {
         })
 }
 
-fn finish_result(out: Vec<u8>, is_err: bool) -> Result<Vec<u8>> {
+/// A host-side buffer of call bytes: pooled (serde calls, when the sandbox
+/// has a buffer pool) or a plain `Vec`.
+enum HostBuf {
+    Pooled(PooledBuf),
+    Heap(Vec<u8>),
+}
+
+impl HostBuf {
+    /// The bytes as a `Vec`: free for `Heap`, one copy for `Pooled`.
+    fn into_vec(self) -> Vec<u8> {
+        match self {
+            HostBuf::Pooled(buf) => buf.to_vec(),
+            HostBuf::Heap(v) => v,
+        }
+    }
+}
+
+impl std::ops::Deref for HostBuf {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            HostBuf::Pooled(buf) => buf,
+            HostBuf::Heap(v) => v,
+        }
+    }
+}
+
+/// The first buffer size tried for encoded arguments; a buffer outgrowing it
+/// moves to the next size class.
+const ARGS_CAPACITY: usize = 256;
+
+/// Encodes serde arguments into a pooled buffer (or a `Vec` without a pool).
+fn encode_args<A: Serialize + ?Sized>(
+    sandbox: &SandboxInner,
+    codec: Codec,
+    args: &A,
+) -> Result<HostBuf> {
+    if let Some(pool) = &sandbox.buffers
+        && let Ok(mut buf) = pool.with_capacity(ARGS_CAPACITY)
+    {
+        codec.encode_to_writer(args, &mut buf)?;
+        return Ok(HostBuf::Pooled(buf));
+    }
+    codec.encode(args).map(HostBuf::Heap)
+}
+
+fn finish_result(out: HostBuf, is_err: bool) -> Result<HostBuf> {
     if is_err {
         return Err(Error::Guest {
             message: String::from_utf8_lossy(&out).into_owned().into(),

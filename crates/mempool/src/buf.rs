@@ -2,9 +2,13 @@
 
 use std::fmt;
 use std::io;
-use std::ops::{Deref, DerefMut};
+use std::ops::{
+    Deref, DerefMut, Index, IndexMut, Range, RangeFrom, RangeFull, RangeInclusive, RangeTo,
+    RangeToInclusive,
+};
+use std::slice::SliceIndex;
 
-use crate::pool::Source;
+use crate::pool::{Source, release};
 use crate::{MemoryPool, PoolError, SizeClass};
 
 #[cfg(test)]
@@ -37,20 +41,27 @@ mod tests;
 pub struct PooledBuf {
     block: Box<[u8]>,
     len: usize,
-    /// Bytes of `block` that may hold data: the largest `len` so far. Bounds the zeroing on
-    /// release.
-    dirty: usize,
+    /// The bytes of `block` that may hold data, `dirty.start..dirty.end` (empty when
+    /// `start >= end`): the low- and high-water marks of bytes written by growth, through
+    /// indexing, or exposed by `DerefMut`. Bounds the zeroing on release, so a 64 KiB block of
+    /// which 100 bytes were written costs a 100-byte `memset`, and a zeroed `alloc` that was
+    /// only read costs none.
+    dirty: Range<usize>,
     /// `Some` when `block` belongs to that class and returns to it on drop; `None` for heap
     /// buffers (oversize, or a refused class under `ExhaustedPolicy::Heap`).
     class: Option<SizeClass>,
-    pool: MemoryPool,
+    /// `Some` until the buffer drops, when the handle goes back with the block (to be reused
+    /// by the next buffer of this thread without touching the reference count).
+    pool: Option<MemoryPool>,
 }
 
 impl PooledBuf {
+    #[inline]
     pub(crate) fn new(
         pool: MemoryPool,
         block: Box<[u8]>,
         len: usize,
+        dirty: Range<usize>,
         class: SizeClass,
         source: Source,
     ) -> Self {
@@ -58,9 +69,9 @@ impl PooledBuf {
         PooledBuf {
             block,
             len,
-            dirty: len,
+            dirty,
             class: (source != Source::Heap).then_some(class),
-            pool,
+            pool: Some(pool),
         }
     }
 
@@ -69,9 +80,9 @@ impl PooledBuf {
         PooledBuf {
             block,
             len,
-            dirty: len,
+            dirty: 0..len,
             class: None,
-            pool,
+            pool: Some(pool),
         }
     }
 
@@ -111,12 +122,16 @@ impl PooledBuf {
     /// The bytes, as a mutable slice (same as deref).
     #[inline]
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        // The caller may write any of these bytes.
+        self.mark_dirty(0, self.len);
         &mut self.block[..self.len]
     }
 
     /// The pool this buffer came from (and returns to).
     pub fn pool(&self) -> &MemoryPool {
-        &self.pool
+        self.pool
+            .as_ref()
+            .expect("the handle is only taken by drop")
     }
 
     /// Removes every byte; the capacity is kept.
@@ -156,15 +171,16 @@ impl PooledBuf {
 
     #[cold]
     fn grow(&mut self, needed: usize) -> Result<(), PoolError> {
-        let inner = &self.pool.inner;
-        let (mut block, class) = match SizeClass::for_len(needed) {
+        let pool = self.pool();
+        let (mut block, class, handle) = match SizeClass::for_len(needed) {
             Some(class) => {
-                let (block, source) = inner.acquire(class)?;
-                (block, (source != Source::Heap).then_some(class))
+                let (block, source, handle) = pool.acquire(class)?;
+                (block, (source != Source::Heap).then_some(class), handle)
             }
             None => {
                 let doubled = self.capacity().saturating_mul(2);
-                (inner.oversize(needed.max(doubled))?, None)
+                let block = pool.inner.oversize(needed.max(doubled))?;
+                (block, None, pool.clone())
             }
         };
         // Bytes past `len` in `block` may be stale (an idle block when the pool does not zero
@@ -172,9 +188,11 @@ impl PooledBuf {
         block[..self.len].copy_from_slice(&self.block[..self.len]);
         let old = std::mem::replace(&mut self.block, block);
         if let Some(old_class) = std::mem::replace(&mut self.class, class) {
-            inner.release(old_class, old, self.dirty);
+            release(handle, old_class, old, self.dirty.clone());
         }
-        self.dirty = self.len;
+        // The new block holds the copied bytes; anything else in it is zero (or stale
+        // from an earlier user and never exposed, when the pool does not zero on release).
+        self.dirty = 0..self.len;
         Ok(())
     }
 
@@ -222,20 +240,34 @@ impl PooledBuf {
         self.as_slice().to_vec()
     }
 
-    /// Sets `len` after `block[..len]` has been written.
+    /// Sets `len` after `block[self.len..len]` has been written.
     #[inline]
     fn set_len_written(&mut self, len: usize) {
+        self.mark_dirty(self.len, len);
         self.len = len;
-        self.dirty = self.dirty.max(len);
+    }
+
+    /// Widens the dirty range to cover `start..end` (which lies within `block`).
+    #[inline]
+    fn mark_dirty(&mut self, start: usize, end: usize) {
+        if start < end {
+            if self.dirty.start >= self.dirty.end {
+                self.dirty = start..end;
+            } else {
+                self.dirty = self.dirty.start.min(start)..self.dirty.end.max(end);
+            }
+        }
     }
 }
 
 impl Drop for PooledBuf {
     fn drop(&mut self) {
-        if let Some(class) = self.class {
+        if let Some(class) = self.class
+            && let Some(pool) = self.pool.take()
+        {
             // An empty boxed slice does not allocate.
             let block = std::mem::take(&mut self.block);
-            self.pool.inner.release(class, block, self.dirty);
+            release(pool, class, block, self.dirty.clone());
         }
     }
 }
@@ -297,5 +329,78 @@ impl io::Write for PooledBuf {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// Index types whose written bytes [`PooledBuf`]'s `IndexMut` can bound, so that writing one
+/// byte of a large zeroed buffer makes only that byte dirty.
+pub trait WriteBounds: SliceIndex<[u8]> {
+    /// The range of bytes, within `0..len`, that indexing a `len`-byte slice with `self` can
+    /// reach.
+    fn bounds(&self, len: usize) -> (usize, usize);
+}
+
+impl WriteBounds for usize {
+    fn bounds(&self, len: usize) -> (usize, usize) {
+        ((*self).min(len), self.saturating_add(1).min(len))
+    }
+}
+
+impl WriteBounds for Range<usize> {
+    fn bounds(&self, len: usize) -> (usize, usize) {
+        (self.start.min(len), self.end.min(len))
+    }
+}
+
+impl WriteBounds for RangeFrom<usize> {
+    fn bounds(&self, len: usize) -> (usize, usize) {
+        (self.start.min(len), len)
+    }
+}
+
+impl WriteBounds for RangeTo<usize> {
+    fn bounds(&self, len: usize) -> (usize, usize) {
+        (0, self.end.min(len))
+    }
+}
+
+impl WriteBounds for RangeInclusive<usize> {
+    fn bounds(&self, len: usize) -> (usize, usize) {
+        (
+            (*self.start()).min(len),
+            self.end().saturating_add(1).min(len),
+        )
+    }
+}
+
+impl WriteBounds for RangeToInclusive<usize> {
+    fn bounds(&self, len: usize) -> (usize, usize) {
+        (0, self.end.saturating_add(1).min(len))
+    }
+}
+
+impl WriteBounds for RangeFull {
+    fn bounds(&self, len: usize) -> (usize, usize) {
+        (0, len)
+    }
+}
+
+impl<I: WriteBounds> Index<I> for PooledBuf {
+    type Output = I::Output;
+
+    #[inline]
+    fn index(&self, index: I) -> &I::Output {
+        &self.as_slice()[index]
+    }
+}
+
+impl<I: WriteBounds> IndexMut<I> for PooledBuf {
+    /// Indexes like a slice, and marks only the indexed bytes as written (see
+    /// [`PoolConfig::zero_on_release`](crate::PoolConfig::zero_on_release)).
+    #[inline]
+    fn index_mut(&mut self, index: I) -> &mut I::Output {
+        let (start, end) = index.bounds(self.len);
+        self.mark_dirty(start, end);
+        &mut self.block[..self.len][index]
     }
 }

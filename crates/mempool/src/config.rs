@@ -45,7 +45,7 @@ impl PoolConfig {
     /// The default capacity of every class, in blocks: 256. With every class full the pool
     /// owns 256 × (64 B + 128 B + ... + 64 KiB) ≈ 32 MiB.
     pub const DEFAULT_CAPACITY: u32 = 256;
-    /// The default number of blocks per class in each front-cache shard: 4.
+    /// The default number of blocks per class in each thread's front cache: 4.
     pub const DEFAULT_FRONT_CACHE: usize = 4;
     /// The largest accepted front-cache length; larger values are clamped to it.
     pub const MAX_FRONT_CACHE: usize = 64;
@@ -53,7 +53,7 @@ impl PoolConfig {
     /// The default configuration: every class holds up to
     /// [`DEFAULT_CAPACITY`](Self::DEFAULT_CAPACITY) blocks, exhausted classes fall back to the
     /// heap, blocks are zeroed on release, and the front cache keeps
-    /// [`DEFAULT_FRONT_CACHE`](Self::DEFAULT_FRONT_CACHE) blocks per class and shard.
+    /// [`DEFAULT_FRONT_CACHE`](Self::DEFAULT_FRONT_CACHE) blocks per class and thread.
     pub fn new() -> Self {
         PoolConfig {
             capacities: [Self::DEFAULT_CAPACITY; SizeClass::COUNT],
@@ -112,8 +112,8 @@ impl PoolConfig {
         self
     }
 
-    /// Sets how many blocks per class each front-cache shard keeps (see the crate docs,
-    /// "Design"). `0` disables the front cache; values above
+    /// Sets how many idle blocks per class each thread's front cache keeps for this pool
+    /// (see the crate docs, "Design"). `0` disables the front cache; values above
     /// [`MAX_FRONT_CACHE`](Self::MAX_FRONT_CACHE) are clamped.
     ///
     /// Default: [`DEFAULT_FRONT_CACHE`](Self::DEFAULT_FRONT_CACHE) (4).
@@ -138,7 +138,7 @@ impl PoolConfig {
         self.zero_on_release
     }
 
-    /// Blocks per class in each front-cache shard.
+    /// Blocks per class in each thread's front cache.
     pub fn front_cache_len(&self) -> usize {
         self.front_cache
     }

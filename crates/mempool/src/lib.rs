@@ -61,27 +61,29 @@
 //! checked by the compiler: there is no double free or use after free to guard against, and no
 //! `unsafe`.
 //!
-//! An allocation tries, in order: the thread's front-cache shard, the class queue, a fresh
-//! block (if the class owns fewer blocks than its capacity), every front-cache shard and the
-//! queue again, and only then refuses. So a refusal means every owned block was in use, and a
+//! An allocation tries, in order: the thread's front cache, the class queue, a fresh block
+//! (if the class owns fewer blocks than its capacity); at capacity it asks every thread's
+//! front cache to return its idle blocks, looks at the queue again, and only then refuses. A
 //! class never owns more than its capacity.
 //!
-//! **Front cache.** Each pool has a few cache-padded shards (2 × cores, rounded up to a power
-//! of two), each holding up to [`PoolConfig::front_cache`] idle blocks per class behind a
-//! mutex, plus that shard's counters. A thread always maps to the same shard, so the mutex is
-//! uncontended in practice (and only ever `try_lock`ed on the hot path) and counter updates
-//! stay in one core's cache. It is deliberately not a `thread_local!` cache: a block in another
-//! thread's thread-local storage cannot be freed when the pool drops, cannot be trimmed, and
-//! cannot be found by a thread whose class is at capacity, which would turn idle blocks into
-//! spurious refusals. Shards are owned by the pool, so none of that happens.
+//! **Front cache.** Each thread keeps up to [`PoolConfig::front_cache`] idle blocks per class
+//! for the last pool it allocated from, in a `thread_local!` that no other thread touches, so
+//! the hot path has no atomic read-modify-write, no lock and no reference counting: a cached
+//! block keeps the [`MemoryPool`] handle of the buffer that released it, and the next buffer
+//! takes that handle over. A block whose handle is the last reference to its pool is never
+//! cached, so the pool is freed with its last handle or buffer; blocks cached by other live
+//! threads are returned when those threads next use the pool (after a `trim` or a would-be
+//! refusal asks them to), switch pools, or exit. See `docs/mempool.md` for the trade-offs.
 //!
-//! **Zeroing.** With [`PoolConfig::zero_on_release`] (the default) a released block's written
-//! prefix is zeroed before it becomes idle, so idle memory never holds tenant data. Either
+//! **Zeroing.** With [`PoolConfig::zero_on_release`] (the default) a released block's dirty
+//! range (the bytes written: by growth, by `IndexMut`, or all of `len` once `DerefMut` exposed
+//! them) is zeroed before it becomes idle, so idle memory never holds tenant data. Either
 //! way the safe API never shows one user's bytes to the next: [`MemoryPool::alloc`] returns
 //! zeroed bytes and growth writes every byte it exposes.
 //!
-//! **Stats** are per-shard relaxed atomics summed by [`MemoryPool::stats`]; they are exact
-//! when the pool is quiescent.
+//! **Stats** are counted in the front cache and folded into per-class relaxed atomics every
+//! few hundred operations and whenever the thread calls [`MemoryPool::stats`]; they are exact
+//! on a pool used by one thread, and once other threads have exited.
 
 mod buf;
 mod class;
@@ -91,7 +93,7 @@ mod pool;
 mod scratch;
 mod stats;
 
-pub use buf::PooledBuf;
+pub use buf::{PooledBuf, WriteBounds};
 pub use class::SizeClass;
 pub use config::{ExhaustedPolicy, PoolConfig};
 pub use error::PoolError;

@@ -233,3 +233,32 @@ fn same_pool_and_debug() {
     assert!(!pool.same_pool(&MemoryPool::default()));
     assert!(format!("{pool:?}").contains("MemoryPool"));
 }
+
+#[test]
+fn dropping_the_last_handle_frees_the_pool_despite_cached_blocks() {
+    let pool = MemoryPool::new(PoolConfig::new().front_cache(4));
+    let weak = std::sync::Arc::downgrade(&pool.inner);
+    let bufs: Vec<_> = (0..3).map(|_| pool.alloc(100).expect("alloc")).collect();
+    drop(bufs); // cached in this thread's front, each with a handle
+    assert_eq!(pool.stats().classes[1].idle, 3);
+    drop(pool);
+    assert!(weak.upgrade().is_none(), "the front let go of the pool");
+}
+
+#[test]
+fn indexed_writes_mark_only_their_bytes_and_are_still_wiped() {
+    let pool = MemoryPool::new(PoolConfig::new().front_cache(2));
+    let mut a = pool.alloc(4096).expect("alloc");
+    a[4000] = 1;
+    a[10..20].fill(2);
+    a[..3].fill(3);
+    a[4090..=4091].fill(4);
+    let mut b = pool.alloc(100).expect("alloc");
+    b[99] = 7;
+    let mut c = pool.alloc(300).expect("alloc");
+    c.as_mut_slice()[150] = 9; // DerefMut: the whole length counts as written
+    drop((a, b, c));
+    assert!(pool.inner.idle_blocks_all_zero());
+    let a = pool.alloc(4096).expect("alloc");
+    assert!(a.iter().all(|&x| x == 0));
+}
