@@ -249,9 +249,11 @@ impl Sandbox {
                 pre,
                 pre_sync,
                 uses_wasi,
-                idle: Mutex::new(Vec::new()),
-                max_idle,
             }),
+            idle: IdleRef::Strong(Arc::new(IdleList {
+                list: Mutex::new(Vec::new()),
+                max: max_idle,
+            })),
         })
     }
 }
@@ -425,9 +427,38 @@ pub struct RunOutput {
 }
 
 /// A compiled, linked module, ready to instantiate. Cheap to clone.
+///
+/// The idle instances kept for async calls belong to the handles the
+/// embedder holds: an [`Instance`] refers back to its module weakly, so
+/// module and instances never keep each other alive. When the last handle
+/// goes, the idle instances (and their pool slots) go with it.
 #[derive(Clone)]
 pub struct Module {
     inner: Arc<ModuleInner>,
+    idle: IdleRef,
+}
+
+/// Idle instances of one module.
+struct IdleList {
+    list: Mutex<Vec<Instance>>,
+    max: usize,
+}
+
+/// How a handle holds the idle list: the embedder's handles strongly, the
+/// copies inside instances weakly.
+#[derive(Clone)]
+enum IdleRef {
+    Strong(Arc<IdleList>),
+    Weak(std::sync::Weak<IdleList>),
+}
+
+impl IdleRef {
+    fn get(&self) -> Option<Arc<IdleList>> {
+        match self {
+            IdleRef::Strong(a) => Some(Arc::clone(a)),
+            IdleRef::Weak(w) => w.upgrade(),
+        }
+    }
 }
 
 struct ModuleInner {
@@ -437,8 +468,6 @@ struct ModuleInner {
     pre: InstancePre<StoreData>,
     pre_sync: Option<InstancePre<StoreData>>,
     uses_wasi: bool,
-    idle: Mutex<Vec<Instance>>,
-    max_idle: usize,
 }
 
 impl std::fmt::Debug for Module {
@@ -575,7 +604,7 @@ impl Module {
         Instance {
             store,
             instance,
-            module: self.clone(),
+            module: self.weak_handle(),
             id: NEXT_INSTANCE_ID.fetch_add(1, Ordering::Relaxed),
             abi: None,
             funcs: HashMap::new(),
@@ -600,8 +629,9 @@ impl Module {
         if let Ok(permit) = Arc::clone(slots).try_acquire_owned() {
             return Ok(Some(permit));
         }
-        let idle = std::mem::take(&mut *self.inner.idle.lock());
-        drop(idle);
+        if let Some(idle) = self.idle.get() {
+            drop(std::mem::take(&mut *idle.list.lock()));
+        }
         if let Ok(permit) = Arc::clone(slots).try_acquire_owned() {
             return Ok(Some(permit));
         }
@@ -615,10 +645,22 @@ impl Module {
         }
     }
 
+    /// A handle that refers to the idle list weakly, for instances to keep.
+    fn weak_handle(&self) -> Module {
+        Module {
+            inner: Arc::clone(&self.inner),
+            idle: match &self.idle {
+                IdleRef::Strong(a) => IdleRef::Weak(Arc::downgrade(a)),
+                weak @ IdleRef::Weak(_) => weak.clone(),
+            },
+        }
+    }
+
     /// Takes an idle instance, or makes a new one.
     async fn checkout(&self) -> Result<Instance> {
         if !self.inner.sandbox.config.fresh_instance_per_call
-            && let Some(inst) = self.inner.idle.lock().pop()
+            && let Some(idle) = self.idle.get()
+            && let Some(inst) = idle.list.lock().pop()
         {
             return Ok(inst);
         }
@@ -630,9 +672,11 @@ impl Module {
         if inst.poisoned || self.inner.sandbox.config.fresh_instance_per_call {
             return;
         }
-        let mut idle = self.inner.idle.lock();
-        if idle.len() < self.inner.max_idle {
-            idle.push(inst);
+        if let Some(idle) = self.idle.get() {
+            let mut list = idle.list.lock();
+            if list.len() < idle.max {
+                list.push(inst);
+            }
         }
     }
 
@@ -644,9 +688,12 @@ impl Module {
     ///
     /// As [`Module::instantiate`].
     pub async fn warmup(&self, instances: usize) -> Result<()> {
-        let want = instances.min(self.inner.max_idle);
+        let Some(idle) = self.idle.get() else {
+            return Ok(());
+        };
+        let want = instances.min(idle.max);
         let mut made = Vec::new();
-        while self.inner.idle.lock().len() + made.len() < want {
+        while idle.list.lock().len() + made.len() < want {
             let mut inst = self.instantiate_async().await?;
             inst.touch_memory();
             made.push(inst);
@@ -754,7 +801,7 @@ impl Module {
 
     /// The number of idle instances kept for async calls.
     pub fn idle_instances(&self) -> usize {
-        self.inner.idle.lock().len()
+        self.idle.get().map_or(0, |idle| idle.list.lock().len())
     }
 }
 

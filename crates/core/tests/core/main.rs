@@ -756,3 +756,43 @@ fn rss_kib() -> u64 {
         })
         .unwrap_or(0)
 }
+
+mod lifetimes {
+    use super::*;
+
+    /// Idle instances refer to their module weakly: dropping the last module
+    /// handle frees them, and the pool slots they held.
+    #[test]
+    fn dropping_a_module_frees_its_idle_instances() {
+        let s = Sandbox::new(SandboxConfig {
+            performance: PerformanceConfig {
+                memory_pool_size: 2 * 1024 * 1024,
+                ..Default::default()
+            },
+            limits: ResourceLimits {
+                max_memory: 1024 * 1024,
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .unwrap();
+        let a = s.compile(guests::SCALAR_WAT.as_bytes()).unwrap();
+        rt().block_on(async {
+            assert_eq!(
+                a.call_typed::<(i32, i32), i32>("add", (1, 1))
+                    .await
+                    .unwrap(),
+                2
+            );
+        });
+        assert_eq!(a.idle_instances(), 1);
+        // An instance's own module handle does not keep the idle list alive.
+        let held = a.instantiate().unwrap();
+        assert_eq!(held.module().idle_instances(), 1);
+        drop(held);
+        drop(a);
+        let b = s.compile(guests::SCALAR_WAT.as_bytes()).unwrap();
+        let both: Vec<_> = (0..2).map(|_| b.instantiate().unwrap()).collect();
+        assert_eq!(both.len(), 2);
+    }
+}
