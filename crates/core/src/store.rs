@@ -20,6 +20,9 @@ pub struct StoreData {
     ticks_left: u64,
     /// Yield to the async executor at every tick (async calls only).
     yield_on_tick: bool,
+    /// The call timeout in epoch ticks, computed once per store (a 128-bit
+    /// division is too dear for every call).
+    deadline_ticks: Option<u64>,
     pub(crate) wasi: Option<wasmtime_wasi::p1::WasiP1Ctx>,
     pub(crate) stdout: Option<CapturedOutput>,
     pub(crate) stderr: Option<CapturedOutput>,
@@ -108,6 +111,7 @@ pub(crate) fn new_store(
         },
         ticks_left: u64::MAX,
         yield_on_tick: false,
+        deadline_ticks: cfg.limits.timeout.map(ticks_for),
         wasi: wasi_ctx,
         stdout,
         stderr,
@@ -141,8 +145,8 @@ fn ticks_for(timeout: std::time::Duration) -> u64 {
 #[inline]
 pub(crate) fn arm(store: &mut Store<StoreData>, cfg: &SandboxConfig, is_async: bool) {
     const FAR: u64 = 1 << 62;
-    let ticks = cfg.limits.timeout.map(ticks_for);
     let d = store.data_mut();
+    let ticks = d.deadline_ticks;
     d.yield_on_tick = is_async;
     match (ticks, is_async) {
         // Sync: one callback, exactly at the deadline.
