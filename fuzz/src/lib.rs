@@ -4,4 +4,7 @@
 //! detects, and a `#[test] fn smoke()` running it on a few hundred pseudo-random inputs plus
 //! the committed corpus and regression inputs. `fuzz_targets/*.rs` are three-line glue.
 
+pub mod abi_decode;
+pub mod cache_artifact;
+pub mod differential;
 pub mod mempool;

@@ -509,8 +509,24 @@ pub(crate) fn from_instantiate_error(err: wasmtime::Error, pool_capacity: Option
             },
         );
     }
+    let text = format!("{err:#}");
+    // The store's limiter allows one memory and a few tables; wasmtime
+    // reports a module that declares more as a resource-limit error without
+    // a type of its own: "resource limit exceeded: memory count too high at 2".
+    if text.contains("resource limit exceeded") {
+        let requested = text
+            .rsplit(' ')
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+        return Error::LimitExceeded {
+            resource: Resource::Instances,
+            requested,
+            limit: if text.contains("memory") { 1 } else { 4 },
+        };
+    }
     Error::Engine {
-        reason: format!("{err:#}").into(),
+        reason: text.into(),
     }
 }
 

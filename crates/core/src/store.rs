@@ -133,8 +133,10 @@ pub(crate) fn new_store(
     Ok(store)
 }
 
-/// Number of epoch ticks that guarantee at least `timeout` of wall-clock
-/// time: the first tick can come at any moment, so one more is added.
+/// Number of epoch ticks for a `timeout`: the first tick can come at any
+/// moment, so one more is added. The ticker follows the wall clock and
+/// catches up when it was delayed, so on a loaded machine a deadline can
+/// fire up to one tick early or late; the limit's resolution is one tick.
 fn ticks_for(timeout: std::time::Duration) -> u64 {
     let tick = EPOCH_TICK.as_nanos();
     let n = timeout.as_nanos().div_ceil(tick) + 1;

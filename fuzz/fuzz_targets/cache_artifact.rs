@@ -1,0 +1,3 @@
+#![no_main]
+//! libFuzzer glue for [`wasm_sandbox_fuzz::cache_artifact::run`].
+libfuzzer_sys::fuzz_target!(|data: &[u8]| wasm_sandbox_fuzz::cache_artifact::run(data));
