@@ -224,6 +224,9 @@ impl Sandbox {
             }
         }
         let uses_wasi = module.imports().any(|i| i.module() == WASI_MODULE);
+        let host_calls = module
+            .imports()
+            .any(|i| matches!(i.ty(), wasmtime::ExternType::Func(_)));
         let pre = inner
             .linker
             .instantiate_pre(&module)
@@ -249,6 +252,7 @@ impl Sandbox {
                 pre,
                 pre_sync,
                 uses_wasi,
+                host_calls,
             }),
             idle: IdleRef::Strong(Arc::new(IdleList {
                 list: Mutex::new(Vec::new()),
@@ -468,6 +472,9 @@ struct ModuleInner {
     pre: InstancePre<StoreData>,
     pre_sync: Option<InstancePre<StoreData>>,
     uses_wasi: bool,
+    /// The module imports functions, so host code (which may panic) runs
+    /// inside its calls.
+    host_calls: bool,
 }
 
 impl std::fmt::Debug for Module {
@@ -544,7 +551,7 @@ impl Module {
             None => None,
         };
         let mut store = store::new_store(&inner.sandbox.engine, cfg, cfg.wasi.as_ref())?;
-        store::arm(&mut store, cfg, false);
+        store::arm(&mut store, cfg.limits.fuel, false);
         let instance = pre
             .instantiate(&mut store)
             .map_err(|e| error::from_instantiate_error(e, inner.sandbox.pool_capacity))?;
@@ -581,7 +588,7 @@ impl Module {
         let start = Instant::now();
         let permit = self.slot_permit().await?;
         let mut store = store::new_store(&inner.sandbox.engine, cfg, wasi)?;
-        store::arm(&mut store, cfg, true);
+        store::arm(&mut store, cfg.limits.fuel, true);
         let instance = inner
             .pre
             .instantiate_async(&mut store)
@@ -609,6 +616,12 @@ impl Module {
             abi: None,
             funcs: HashMap::new(),
             poisoned: false,
+            flags: CallFlags {
+                uses_wasi: self.inner.uses_wasi,
+                host_calls: self.inner.host_calls,
+                metrics: self.inner.sandbox.metrics.enabled(),
+                fuel: self.inner.sandbox.config.limits.fuel,
+            },
             _slot: slot,
         }
     }
@@ -825,6 +838,9 @@ pub struct Instance {
     abi: Option<Abi>,
     funcs: HashMap<Box<str>, Func>,
     poisoned: bool,
+    /// Copies of the settings every call reads, so the hot path reads one
+    /// struct instead of chasing module and sandbox pointers.
+    flags: CallFlags,
     /// The instance's pool slot, released after the store (declared last, so
     /// dropped last).
     _slot: Option<OwnedSemaphorePermit>,
@@ -838,6 +854,20 @@ impl std::fmt::Debug for Instance {
             .field("poisoned", &self.poisoned)
             .finish_non_exhaustive()
     }
+}
+
+/// The per-call settings an [`Instance`] keeps next to its store.
+#[derive(Clone, Copy, Debug)]
+struct CallFlags {
+    /// The guest uses WASI, whose sync calls must not run on a tokio thread.
+    uses_wasi: bool,
+    /// The guest imports functions: host code runs inside calls, and a panic
+    /// there must be caught.
+    host_calls: bool,
+    /// Whether call metrics are recorded.
+    metrics: bool,
+    /// The fuel each call starts with, if fuel is metered.
+    fuel: Option<u64>,
 }
 
 /// A typed handle to an exported function of one [`Instance`]: the fastest
@@ -1223,21 +1253,28 @@ impl Instance {
         &mut self,
         f: impl FnOnce(&mut Store<StoreData>) -> wasmtime::Result<T>,
     ) -> Result<T> {
-        let sandbox = &self.module.inner.sandbox;
-        let cfg = &sandbox.config;
-        if self.module.inner.uses_wasi && tokio::runtime::Handle::try_current().is_ok() {
+        let flags = self.flags;
+        if flags.uses_wasi && tokio::runtime::Handle::try_current().is_ok() {
             return Err(Error::config(
                 "synchronous calls into a WASI guest cannot run on an async runtime thread; \
                  use the async call methods",
             ));
         }
-        store::arm(&mut self.store, cfg, false);
-        let timer = sandbox.metrics.enabled().then(Instant::now);
+        store::arm(&mut self.store, flags.fuel, false);
+        let timer = flags.metrics.then(Instant::now);
         let store = &mut self.store;
-        let r = match std::panic::catch_unwind(AssertUnwindSafe(|| f(store))) {
-            Ok(r) => r.map_err(|e| convert(e, cfg)),
-            Err(payload) => Err(panic_error(payload)),
+        // Without imported functions no host code of the embedder's runs
+        // inside the call (only the sandbox's own limiter and epoch
+        // callback, which do not panic), so there is no panic to contain.
+        let r = if flags.host_calls {
+            match std::panic::catch_unwind(AssertUnwindSafe(|| f(store))) {
+                Ok(r) => r,
+                Err(payload) => return self.finish(timer, Err(panic_error(payload))),
+            }
+        } else {
+            f(store)
         };
+        let r = r.map_err(|e| convert(e, &self.module.inner.sandbox.config));
         self.finish(timer, r)
     }
 
@@ -1252,7 +1289,7 @@ impl Instance {
     {
         let sandbox = Arc::clone(&self.module.inner.sandbox);
         let cfg = &sandbox.config;
-        store::arm(&mut self.store, cfg, true);
+        store::arm(&mut self.store, self.flags.fuel, true);
         let timer = sandbox.metrics.enabled().then(Instant::now);
         // Split the borrow: the store goes to the future, the rest stays.
         let Instance {

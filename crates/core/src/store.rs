@@ -145,7 +145,7 @@ fn ticks_for(timeout: std::time::Duration) -> u64 {
 
 /// Arms the store for one call: deadline and fuel.
 #[inline]
-pub(crate) fn arm(store: &mut Store<StoreData>, cfg: &SandboxConfig, is_async: bool) {
+pub(crate) fn arm(store: &mut Store<StoreData>, fuel: Option<u64>, is_async: bool) {
     const FAR: u64 = 1 << 62;
     let d = store.data_mut();
     let ticks = d.deadline_ticks;
@@ -171,7 +171,7 @@ pub(crate) fn arm(store: &mut Store<StoreData>, cfg: &SandboxConfig, is_async: b
             store.set_epoch_deadline(1);
         }
     }
-    if let Some(fuel) = cfg.limits.fuel {
+    if let Some(fuel) = fuel {
         // `set_fuel` only fails when fuel is not enabled, and the engine
         // enables it exactly when a fuel limit is set.
         let _ = store.set_fuel(fuel);
