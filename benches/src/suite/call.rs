@@ -113,14 +113,14 @@ fn typed_sync(ctx: &Ctx) -> RowResult {
          (Engine::default(), same Cranelift opt level) has no timeout at all.",
     )
     .with_goal(Goal::slowdown_at_most(1.5));
-    let (epoch_store, epoch_add) = epoch_armed_scalar()?;
-    let mut epoch_store = epoch_store;
+    let mut epoch = epoch_armed_scalar()?;
     let armed = compare(
         "typed call, sync, vs epoch-armed wasmtime",
         || {
-            epoch_store.set_epoch_deadline(2_001);
-            epoch_add
-                .call(&mut epoch_store, black_box((2, 3)))
+            epoch.store.set_epoch_deadline(2_001);
+            epoch
+                .add
+                .call(&mut epoch.store, black_box((2, 3)))
                 .expect("add")
         },
         || {
@@ -147,7 +147,7 @@ fn typed_sync(ctx: &Ctx) -> RowResult {
 }
 
 /// Plain wasmtime with epoch interruption on, instantiating `SCALAR_WAT`.
-fn epoch_armed_scalar() -> Result<(Store<()>, TypedFunc<(i32, i32), i32>), BoxError> {
+fn epoch_armed_scalar() -> Result<PlainScalar, BoxError> {
     let mut config = wasmtime::Config::new();
     config.epoch_interruption(true);
     let engine = wasmtime::Engine::new(&config)?;
@@ -156,7 +156,7 @@ fn epoch_armed_scalar() -> Result<(Store<()>, TypedFunc<(i32, i32), i32>), BoxEr
     store.set_epoch_deadline(2_001);
     let instance = wasmtime::Instance::new(&mut store, &module, &[])?;
     let add = instance.get_typed_func::<(i32, i32), i32>(&mut store, "add")?;
-    Ok((store, add))
+    Ok(PlainScalar { store, add })
 }
 
 fn typed_async(ctx: &Ctx) -> RowResult {
