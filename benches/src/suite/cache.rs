@@ -182,7 +182,40 @@ fn sized(ctx: &Ctx, size: Size) -> RowResult {
          it) against our verified mmap load. Same engine configuration on both sides."
     ))
     .with_goal(Goal::at_least(10.0));
-    Ok(vec![cold, vs_wasmtime])
+
+    let artifact = dir.path().join("bare.cwasm");
+    std::fs::write(
+        &artifact,
+        wasmtime::Module::new(&engine, &wasm)?.serialize()?,
+    )?;
+    let ceiling = compare(
+        format!("ceiling: wasmtime's cache vs bare deserialize_file, {label}"),
+        || wasmtime::Module::new(&wengine, &wasm).expect("wasmtime cache load"),
+        || bare_deserialize(&engine, &artifact),
+        &ctx.config(Scale::Slow),
+    )
+    .with_group("compile")
+    .with_phase(Phase::Compilation)
+    .with_names(
+        "wasmtime Config::cache warm Module::new",
+        "Module::deserialize_file, unchecked",
+    )
+    .with_measures(format!(
+        "{what} ({kb:.0} KB): the most any cache could gain over wasmtime's: wasmtime's own \
+         `deserialize_file` of the artifact with no key, no lookup and no integrity check. \
+         Our verified load adds the wasm's blake3 digest, the header read and the artifact's \
+         blake3 checksum on top of this floor."
+    ));
+    Ok(vec![cold, vs_wasmtime, ceiling])
+}
+
+/// Loads an artifact with no checks at all: the floor of any disk cache.
+#[allow(unsafe_code)]
+fn bare_deserialize(engine: &wasmtime::Engine, path: &std::path::Path) -> wasmtime::Module {
+    // SAFETY: `path` was written a moment ago, in a private temporary directory, from
+    // `Module::serialize` of a module compiled by this very engine, and nothing writes it
+    // again; that is exactly the input `deserialize_file` trusts.
+    unsafe { wasmtime::Module::deserialize_file(engine, path) }.expect("bare deserialize")
 }
 
 fn memory_hit(ctx: &Ctx) -> RowResult {

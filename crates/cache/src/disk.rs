@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -151,10 +151,25 @@ impl DiskLayer {
 
     /// Finds `key` and verifies it: header, key, ownership, length and checksum, all on
     /// the one open handle that is returned.
+    ///
+    /// The first attempt takes no lock: almost every lookup finds a complete pair, and the
+    /// directory lock costs three system calls. Only a writer replacing the pair at that
+    /// moment could make it see halves of two pairs, so anything but a verified hit is
+    /// looked up again under the shared lock before it is believed (and, if corrupt,
+    /// removed).
     pub(crate) fn lookup(&self, key: &CacheKey) -> Result<Lookup, CacheError> {
+        match self.read_entry(key) {
+            Ok(found @ Lookup::Found(..)) => Ok(found),
+            _ => {
+                let _lock = self.lock(false);
+                self.read_entry(key)
+            }
+        }
+    }
+
+    fn read_entry(&self, key: &CacheKey) -> Result<Lookup, CacheError> {
         let (art_path, meta_path) = self.paths(key);
         let (header, file) = {
-            let _lock = self.lock(false);
             let header = match read_header(&meta_path) {
                 Ok(Ok(h)) => h,
                 Ok(Err(reason)) => return Ok(Lookup::Corrupt(reason.to_owned())),
@@ -190,10 +205,7 @@ impl DiskLayer {
                 meta.artifact_len
             )));
         }
-        let mapped = MappedFile::from_file(&file, &art_path)
-            .map_err(|e| CacheError::io(art_path.clone(), io::Error::other(e.to_string())))?;
-        let sum = checksum(&mapped);
-        drop(mapped);
+        let sum = checksum_file(&file, meta.artifact_len, &art_path)?;
         if *sum.as_bytes() != meta.checksum {
             return Ok(Lookup::Corrupt("artifact checksum mismatch".to_owned()));
         }
@@ -531,14 +543,28 @@ fn remove_dead_temps(temps: &[PathBuf]) -> u64 {
     removed
 }
 
-/// The blake3 checksum of an artifact. Large artifacts are hashed on all
-/// cores (blake3's tree mode gives the same hash either way): verifying a
-/// 3 MB artifact serially costs about as much as mapping and loading it.
-pub(crate) fn checksum(bytes: &[u8]) -> blake3::Hash {
-    const PARALLEL_FROM: usize = 256 * 1024;
-    if bytes.len() >= PARALLEL_FROM {
-        blake3::Hasher::new().update_rayon(bytes).finalize()
-    } else {
-        blake3::hash(bytes)
+/// The blake3 checksum of an open artifact of `len` bytes, read through the handle
+/// itself. Small artifacts are read into memory (cheaper than setting up and tearing down
+/// a mapping); large ones are mapped with every page faulted in by one system call, then
+/// hashed on all cores.
+fn checksum_file(file: &File, len: u64, path: &Path) -> Result<blake3::Hash, CacheError> {
+    const MAP_FROM: u64 = 256 * 1024;
+    if len < MAP_FROM {
+        let mut bytes = Vec::with_capacity(len as usize);
+        let mut handle = file;
+        handle
+            .take(len)
+            .read_to_end(&mut bytes)
+            .and_then(|_| handle.seek(io::SeekFrom::Start(0)))
+            .map_err(|e| CacheError::io(path.to_path_buf(), e))?;
+        return Ok(blake3::hash(&bytes));
     }
+    let mapped = MappedFile::from_file_populated(file, path)
+        .map_err(|e| CacheError::io(path.to_path_buf(), io::Error::other(e.to_string())))?;
+    Ok(checksum(&mapped))
+}
+
+/// The blake3 checksum of an artifact (large ones on two threads).
+pub(crate) fn checksum(bytes: &[u8]) -> blake3::Hash {
+    crate::hash::blake3_hash(bytes)
 }

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
+use parking_lot::Mutex;
+
 use crate::format::FORMAT_VERSION;
 
 /// The settings a caller compiled with, beyond what the engine's configuration records.
@@ -104,8 +106,53 @@ impl CompileSettings {
     }
 }
 
-/// The content address of one compiled artifact: a blake3 hash over the wasm bytes, the
-/// engine's compatibility hash, the [`CompileSettings`] and the cache format version.
+/// The blake3 hash of a module's wasm bytes: the content half of a [`CacheKey`].
+///
+/// It is plain `blake3::hash(wasm)`, so a caller that already identifies modules by their
+/// blake3 hash (as the sandbox does) computes it once and passes it to
+/// [`CompilationCache::get_or_compile_digest`](crate::CompilationCache::get_or_compile_digest)
+/// instead of hashing the bytes twice. Inputs of 256 KiB or more are hashed on all cores
+/// (blake3's tree mode gives the same hash either way).
+///
+/// ```
+/// use wasm_sandbox_cache::WasmDigest;
+/// let d = WasmDigest::of(b"\0asm\x01\0\0\0");
+/// assert_eq!(d.as_bytes(), blake3::hash(b"\0asm\x01\0\0\0").as_bytes());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WasmDigest([u8; 32]);
+
+impl WasmDigest {
+    /// Hashes `wasm`.
+    pub fn of(wasm: &[u8]) -> Self {
+        WasmDigest(*crate::disk::checksum(wasm).as_bytes())
+    }
+
+    /// Wraps a hash computed elsewhere; it must be `blake3::hash` of the wasm bytes it is
+    /// used with, or the module is cached under another module's key.
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
+        WasmDigest(bytes)
+    }
+
+    /// The hash bytes.
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for WasmDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "WasmDigest({})",
+            blake3::Hash::from_bytes(self.0).to_hex()
+        )
+    }
+}
+
+/// The content address of one compiled artifact: a blake3 hash over the wasm bytes'
+/// [`WasmDigest`], the engine's compatibility hash, the [`CompileSettings`] and the cache
+/// format version.
 ///
 /// Displayed as 64 lowercase hex digits, which is also the artifact's file name stem.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -114,13 +161,19 @@ pub struct CacheKey([u8; 32]);
 impl CacheKey {
     /// Computes the key of compiling `wasm` with `engine` and `settings`.
     pub fn new(engine: &wasmtime::Engine, wasm: &[u8], settings: &CompileSettings) -> Self {
-        let mut h = blake3::Hasher::new_derive_key("wasm-sandbox-cache compilation key");
+        Self::from_digest(engine, &WasmDigest::of(wasm), settings)
+    }
+
+    /// Computes the key of compiling the wasm bytes whose digest is `digest`.
+    pub fn from_digest(
+        engine: &wasmtime::Engine,
+        digest: &WasmDigest,
+        settings: &CompileSettings,
+    ) -> Self {
+        let mut h = blake3::Hasher::new_derive_key("wasm-sandbox-cache compilation key v2");
         h.update(&FORMAT_VERSION.to_le_bytes());
-        h.update(&(wasm.len() as u64).to_le_bytes());
-        h.update(wasm);
-        engine
-            .precompile_compatibility_hash()
-            .hash(&mut Blake3Hasher(&mut h));
+        h.update(&digest.0);
+        h.update(&engine_fingerprint(engine));
         settings.hash_into(&mut h);
         CacheKey(*h.finalize().as_bytes())
     }
@@ -164,6 +217,32 @@ impl fmt::Debug for CacheKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "CacheKey({self})")
     }
+}
+
+/// The blake3 hash of `engine`'s
+/// [`precompile_compatibility_hash`](wasmtime::Engine::precompile_compatibility_hash),
+/// computed once per engine: walking the engine's settings costs microseconds, more than
+/// the rest of a small module's key.
+fn engine_fingerprint(engine: &wasmtime::Engine) -> [u8; 32] {
+    /// Engines seen so far, held weakly; dead ones are pruned when a new one arrives.
+    static SEEN: Mutex<Vec<(wasmtime::EngineWeak, [u8; 32])>> = Mutex::new(Vec::new());
+    let mut seen = SEEN.lock();
+    for (weak, fp) in seen.iter() {
+        if weak
+            .upgrade()
+            .is_some_and(|e| wasmtime::Engine::same(&e, engine))
+        {
+            return *fp;
+        }
+    }
+    let mut h = blake3::Hasher::new();
+    engine
+        .precompile_compatibility_hash()
+        .hash(&mut Blake3Hasher(&mut h));
+    let fp = *h.finalize().as_bytes();
+    seen.retain(|(weak, _)| weak.upgrade().is_some());
+    seen.push((engine.weak(), fp));
+    fp
 }
 
 /// Feeds a `std::hash::Hash` value into a blake3 hasher.

@@ -12,7 +12,7 @@
 //!
 //! # Keys
 //!
-//! A [`CacheKey`] is a blake3 hash over the wasm bytes, the engine's
+//! A [`CacheKey`] is a blake3 hash over the wasm bytes' [`WasmDigest`], the engine's
 //! [`precompile_compatibility_hash`](wasmtime::Engine::precompile_compatibility_hash)
 //! (Cranelift flags, target, features, tunables and wasmtime's version) and the caller's
 //! [`CompileSettings`] (tier label, optimization level, target, extra pairs). An
@@ -99,14 +99,16 @@
 //! ```
 #![allow(
     unsafe_code,
-    reason = "loading a cached artifact needs wasmtime's unsafe `Module::deserialize_open_file`; \
-              it is called in one place, after the artifact's checksum was verified"
+    reason = "loading a cached artifact needs wasmtime's unsafe `Module::deserialize_open_file`, \
+              called in one place after the artifact's checksum was verified; and the hashing \
+              helper thread reads a borrowed slice that its caller keeps alive until it replies"
 )]
 
 mod cache;
 mod disk;
 mod error;
 mod format;
+mod hash;
 pub mod index;
 mod key;
 mod memory;
@@ -118,7 +120,7 @@ use std::path::PathBuf;
 pub use cache::{CacheConfig, CompilationCache};
 pub use error::CacheError;
 pub use index::{EvictionIndex, EvictionPolicy};
-pub use key::{CacheKey, CompileSettings};
+pub use key::{CacheKey, CompileSettings, WasmDigest};
 pub use stats::CacheStats;
 
 /// The platform's per-user cache directory joined with `wasm-sandbox` (for example

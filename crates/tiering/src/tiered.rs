@@ -532,12 +532,13 @@ impl Compiler {
     #[cfg(feature = "cache")]
     fn best_cached_tier(&self, first: Tier, top: Tier) -> Option<Tier> {
         let cache = self.cache.as_ref()?;
+        let digest = wasm_sandbox_cache::WasmDigest::from_bytes(self.hash);
         Tier::ALL.into_iter().rev().find(|&tier| {
             tier >= first
                 && tier <= top
                 && supports(tier, &self.config).is_ok()
                 && self.sandbox(tier).is_ok_and(|sb| {
-                    cache.contains(sb.engine(), &self.wasm, &CompileSettings::new(tier.name()))
+                    cache.contains_digest(sb.engine(), &digest, &CompileSettings::new(tier.name()))
                 })
         })
     }
@@ -575,9 +576,10 @@ impl Compiler {
             return Ok((sandbox.compile(&self.wasm)?, false));
         };
         let settings = CompileSettings::new(tier.name());
-        let from_cache = cache.contains(sandbox.engine(), &self.wasm, &settings);
+        let digest = wasm_sandbox_cache::WasmDigest::from_bytes(self.hash);
+        let from_cache = cache.contains_digest(sandbox.engine(), &digest, &settings);
         let compiled = cache
-            .get_or_compile(sandbox.engine(), &self.wasm, &settings)
+            .get_or_compile_digest(sandbox.engine(), &self.wasm, &digest, &settings)
             .map_err(cache_error)?;
         Ok((sandbox.adopt(compiled, self.hash)?, from_cache))
     }

@@ -1,6 +1,6 @@
 //! Glue between the sandbox core and the compilation cache.
 
-use wasm_sandbox_cache::{CacheConfig, CacheError, CompilationCache, CompileSettings};
+use wasm_sandbox_cache::{CacheConfig, CacheError, CompilationCache, CompileSettings, WasmDigest};
 use wasm_sandbox_core::{Error, Module, Result, Sandbox};
 
 /// Opens the cache, turning its errors into the sandbox's.
@@ -15,10 +15,13 @@ pub(crate) fn open(config: CacheConfig) -> Result<std::sync::Arc<CompilationCach
 /// not count the optimization level as an incompatibility.
 pub(crate) fn compile(cache: &CompilationCache, sandbox: &Sandbox, wasm: &[u8]) -> Result<Module> {
     let settings = CompileSettings::new(sandbox.tier().name());
+    // One hash of the bytes serves as both the cache key's content half and the
+    // module's identity.
+    let digest = WasmDigest::of(wasm);
     let module = cache
-        .get_or_compile(sandbox.engine(), wasm, &settings)
+        .get_or_compile_digest(sandbox.engine(), wasm, &digest, &settings)
         .map_err(convert)?;
-    sandbox.adopt(module, *blake3::hash(wasm).as_bytes())
+    sandbox.adopt(module, *digest.as_bytes())
 }
 
 pub(crate) fn convert(e: CacheError) -> Error {

@@ -267,3 +267,43 @@ fn invalid_modules_are_typed_errors_not_panics() {
     assert_eq!(cache.stats().compile_errors, 5);
     assert_eq!(cache.stats().misses, 5);
 }
+
+#[test]
+fn engine_fingerprints_are_remembered_per_engine_not_mixed_up() {
+    use wasm_sandbox_cache::WasmDigest;
+    let settings = CompileSettings::new("optimized");
+    let wasm = wat(1);
+    let speed = engine();
+    let mut config = wasmtime::Config::new();
+    config.cranelift_opt_level(OptLevel::None);
+    config.consume_fuel(true);
+    let other = Engine::new(&config).unwrap();
+    // Alternate, so each lookup of the remembered fingerprints must pick the right engine.
+    let first = (
+        CacheKey::new(&speed, &wasm, &settings),
+        CacheKey::new(&other, &wasm, &settings),
+    );
+    for _ in 0..3 {
+        assert_eq!(CacheKey::new(&speed, &wasm, &settings), first.0);
+        assert_eq!(CacheKey::new(&other, &wasm, &settings), first.1);
+    }
+    assert_ne!(
+        first.0, first.1,
+        "another engine configuration, another key"
+    );
+    // A dropped engine's slot is not inherited by a new engine with another configuration.
+    drop(other);
+    let mut config = wasmtime::Config::new();
+    config.consume_fuel(true);
+    let third = Engine::new(&config).unwrap();
+    assert_ne!(CacheKey::new(&third, &wasm, &settings), first.0);
+    // The digest form gives the same key as hashing the bytes.
+    assert_eq!(
+        CacheKey::from_digest(&speed, &WasmDigest::of(&wasm), &settings),
+        first.0
+    );
+    assert_eq!(
+        WasmDigest::of(&wasm).as_bytes(),
+        blake3::hash(&wasm).as_bytes()
+    );
+}
