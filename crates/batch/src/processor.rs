@@ -309,7 +309,17 @@ impl<Err: Send + 'static> Flusher<Err> {
             }
         }
         for (function, calls) in groups {
-            let chunk = calls.len().div_ceil(self.workers).max(1);
+            // With several workers, four jobs per worker rather than one: workers take
+            // jobs from one queue, so one that starts late (its thread woke behind another
+            // on a busy CPU, seen for up to 2 ms on 2 CPUs) or runs slow picks up fewer
+            // jobs instead of holding the whole batch back. A lone worker gets the whole
+            // group as one job (one guest call with a batch entry point).
+            let jobs = if self.workers > 1 {
+                self.workers * 4
+            } else {
+                1
+            };
+            let chunk = calls.len().div_ceil(jobs).max(1);
             let mut calls = calls.into_iter().peekable();
             while calls.peek().is_some() {
                 let job = Job {

@@ -723,3 +723,26 @@ fn config_setters_clamp_and_report() {
     assert_eq!(d.get_overflow(), OverflowPolicy::Reject);
     assert!(d.get_workers() >= 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_is_split_into_four_jobs_per_worker() {
+    let config = BatchConfig::new()
+        .batch_size(16)
+        .batch_timeout(Duration::from_secs(3600))
+        .workers(2);
+    let mock = Mock {
+        batch: true,
+        ..Mock::default()
+    };
+    let processor = BatchProcessor::new(mock, config).expect("processor");
+    let args: Vec<Vec<u8>> = (0..16u8).map(|i| vec![i]).collect();
+    let results =
+        futures_join_all(args.iter().map(|a| processor.call_batched("f", a.clone()))).await;
+    for (a, r) in args.iter().zip(results) {
+        assert_eq!(r.expect("ok"), expected("f", a));
+    }
+    let s = processor.stats();
+    assert_eq!(s.batches_by_size, 1);
+    // 16 calls, 2 workers: 8 jobs of 2 calls, each one guest batch call.
+    assert_eq!(s.guest_batches, 8, "{s:?}");
+}
