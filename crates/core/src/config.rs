@@ -108,7 +108,9 @@ pub struct PerformanceConfig {
     pub memory_pool_size: usize,
     /// With pooling, the bytes of each memory slot kept resident (zeroed with
     /// `memset` instead of `madvise`) when an instance is freed; this avoids
-    /// page faults and TLB shootdowns on reuse. Default: 64 KiB.
+    /// page faults and TLB shootdowns on reuse. Where the kernel has
+    /// `PAGEMAP_SCAN` (Linux 6.7+), only pages the instance wrote are reset,
+    /// so this bounds the `memset` work rather than fixing it. Default: 64 KiB.
     pub pool_keep_resident: usize,
     /// With pooling, how long async instantiation (`Module::instantiate_async`
     /// and async calls that need a new instance) waits for a free slot

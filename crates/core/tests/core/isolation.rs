@@ -306,3 +306,43 @@ fn waiting_is_bounded_then_the_pool_is_exhausted() {
         );
     });
 }
+
+/// Freed slots are reset from the kernel's record of the pages a tenant wrote (PAGEMAP_SCAN,
+/// where available) rather than by wiping a fixed range: scattered writes past the
+/// keep-resident prefix, in pages the image does and does not cover, must all be gone.
+#[test]
+fn scattered_writes_are_all_reset() {
+    const SCATTER: &str = r#"(module
+        (memory (export "memory") 16)
+        (data (i32.const 131072) "image page")
+        (func (export "poke") (param i32) (i32.store8 (local.get 0) (i32.const 0xFE)))
+        (func (export "stale") (result i32)
+          (local $i i32) (local $n i32)
+          (block $done
+            (loop $next
+              (br_if $done (i32.ge_u (local.get $i) (i32.const 1048576)))
+              (if (i32.eq (i32.load8_u (local.get $i)) (i32.const 0xFE))
+                (then (local.set $n (i32.add (local.get $n) (i32.const 1)))))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $next)))
+          (local.get $n)))"#;
+    let addrs = [5, 2 * PAGE + 17, 7 * PAGE, 13 * PAGE + 4095, 16 * PAGE - 1];
+    for keep in KEEP_RESIDENT {
+        let s = pooled(1, keep, None);
+        let m = s.compile(SCATTER.as_bytes()).unwrap();
+        for round in 0..3 {
+            let mut dirty = m.instantiate().unwrap();
+            for a in addrs {
+                dirty.call_typed::<i32, ()>("poke", a).unwrap();
+            }
+            assert_eq!(dirty.call_typed::<(), i32>("stale", ()).unwrap(), 5);
+            drop(dirty);
+            let mut next = m.instantiate().unwrap();
+            assert_eq!(
+                next.call_typed::<(), i32>("stale", ()).unwrap(),
+                0,
+                "keep_resident {keep}, round {round}: bytes from the previous tenant"
+            );
+        }
+    }
+}
