@@ -67,7 +67,9 @@
 //! Counters and gauges are also emitted through the [`metrics`] facade under the prefix
 //! `wasm_sandbox_callopt_` (`hits_total`, `misses_total`, `bypasses_total`,
 //! `insertions_total`, `evictions_total{cause="ttl"|"capacity"}`, `errors_total`, `entries`,
-//! `bytes`, ...).
+//! `bytes`, ...). The series are registered when a cache is built, through the recorder
+//! installed at that moment: install your `metrics` recorder before building a
+//! [`CallOptimizer`] or [`MemoCache`].
 //!
 //! # Why a hand-rolled cache
 //!

@@ -13,7 +13,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::codec::Codec;
 use crate::error::CallOptError;
 use crate::purity::Purity;
-use crate::stats::{CallOptStats, Counters, names};
+use crate::stats::{CallOptStats, Counters};
 
 /// How the facade should run a call of an export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -178,11 +178,11 @@ impl CallOptimizer {
     }
 
     fn bypass(&self) {
-        Counters::bump(&self.counters().bypasses, names::BYPASSES, 1);
+        self.counters().bypasses.bump(1);
     }
 
     fn error(&self) {
-        Counters::bump(&self.counters().errors, names::ERRORS, 1);
+        self.counters().errors.bump(1);
     }
 
     /// The low-level half of a memoized call: classifies the call and consults the cache.

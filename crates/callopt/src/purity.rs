@@ -1,6 +1,6 @@
 //! The embedder's declaration of which exports are pure.
 
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// The set of exports the embedder declares **pure**: same module + same arguments ⇒ same result,
@@ -25,7 +25,7 @@ use std::sync::Arc;
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Purity {
-    exports: HashSet<Arc<str>>,
+    exports: BTreeSet<Arc<str>>,
 }
 
 impl Purity {

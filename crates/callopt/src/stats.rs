@@ -52,21 +52,55 @@ impl CallOptStats {
     }
 }
 
+/// One counter: an atomic for [`CallOptStats`] and the `metrics` series it feeds.
+#[derive(Debug)]
+pub(crate) struct Count {
+    n: AtomicU64,
+    series: metrics::Counter,
+}
+
+impl Count {
+    fn new(series: metrics::Counter) -> Self {
+        Count {
+            n: AtomicU64::new(0),
+            series,
+        }
+    }
+
+    pub(crate) fn bump(&self, by: u64) {
+        if by == 0 {
+            return;
+        }
+        self.n.fetch_add(by, Ordering::Relaxed);
+        self.series.increment(by);
+    }
+
+    fn get(&self) -> u64 {
+        self.n.load(Ordering::Relaxed)
+    }
+}
+
 /// The live counters. `entries`/`bytes` are maintained under the shard locks.
-#[derive(Debug, Default)]
+///
+/// The `metrics` series are registered once, when the cache is built, through whatever
+/// recorder is installed then (so install it first); looking a series up by name on every
+/// event cost a fifth of a cache miss.
+#[derive(Debug)]
 pub(crate) struct Counters {
-    pub(crate) hits: AtomicU64,
-    pub(crate) misses: AtomicU64,
-    pub(crate) bypasses: AtomicU64,
-    pub(crate) insertions: AtomicU64,
-    pub(crate) replacements: AtomicU64,
-    pub(crate) rejected_oversize: AtomicU64,
-    pub(crate) evictions_capacity: AtomicU64,
-    pub(crate) evictions_ttl: AtomicU64,
-    pub(crate) invalidations: AtomicU64,
-    pub(crate) errors: AtomicU64,
-    pub(crate) entries: AtomicU64,
-    pub(crate) bytes: AtomicU64,
+    pub(crate) hits: Count,
+    pub(crate) misses: Count,
+    pub(crate) bypasses: Count,
+    pub(crate) insertions: Count,
+    pub(crate) replacements: Count,
+    pub(crate) rejected_oversize: Count,
+    pub(crate) evictions_capacity: Count,
+    pub(crate) evictions_ttl: Count,
+    pub(crate) invalidations: Count,
+    pub(crate) errors: Count,
+    entries: AtomicU64,
+    bytes: AtomicU64,
+    entries_gauge: metrics::Gauge,
+    bytes_gauge: metrics::Gauge,
 }
 
 /// Names of the `metrics` series, all prefixed `wasm_sandbox_callopt_`.
@@ -75,32 +109,40 @@ pub(crate) mod names {
     pub(crate) const MISSES: &str = "wasm_sandbox_callopt_misses_total";
     pub(crate) const BYPASSES: &str = "wasm_sandbox_callopt_bypasses_total";
     pub(crate) const INSERTIONS: &str = "wasm_sandbox_callopt_insertions_total";
+    pub(crate) const REPLACEMENTS: &str = "wasm_sandbox_callopt_replacements_total";
     pub(crate) const REJECTED: &str = "wasm_sandbox_callopt_rejected_oversize_total";
     pub(crate) const EVICTIONS: &str = "wasm_sandbox_callopt_evictions_total";
+    pub(crate) const INVALIDATIONS: &str = "wasm_sandbox_callopt_invalidations_total";
     pub(crate) const ERRORS: &str = "wasm_sandbox_callopt_errors_total";
     pub(crate) const ENTRIES: &str = "wasm_sandbox_callopt_entries";
     pub(crate) const BYTES: &str = "wasm_sandbox_callopt_bytes";
 }
 
 impl Counters {
-    pub(crate) fn bump(counter: &AtomicU64, metric: &'static str, by: u64) {
-        if by == 0 {
-            return;
+    /// Zeroed counters, with their `metrics` series registered now.
+    pub(crate) fn new() -> Self {
+        use metrics::counter;
+        Counters {
+            hits: Count::new(counter!(names::HITS)),
+            misses: Count::new(counter!(names::MISSES)),
+            bypasses: Count::new(counter!(names::BYPASSES)),
+            insertions: Count::new(counter!(names::INSERTIONS)),
+            replacements: Count::new(counter!(names::REPLACEMENTS)),
+            rejected_oversize: Count::new(counter!(names::REJECTED)),
+            evictions_capacity: Count::new(counter!(names::EVICTIONS, "cause" => "capacity")),
+            evictions_ttl: Count::new(counter!(names::EVICTIONS, "cause" => "ttl")),
+            invalidations: Count::new(counter!(names::INVALIDATIONS)),
+            errors: Count::new(counter!(names::ERRORS)),
+            entries: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            entries_gauge: metrics::gauge!(names::ENTRIES),
+            bytes_gauge: metrics::gauge!(names::BYTES),
         }
-        counter.fetch_add(by, Ordering::Relaxed);
-        metrics::counter!(metric).increment(by);
     }
 
     pub(crate) fn evicted(&self, by_ttl: u64, by_capacity: u64) {
-        if by_ttl > 0 {
-            self.evictions_ttl.fetch_add(by_ttl, Ordering::Relaxed);
-            metrics::counter!(names::EVICTIONS, "cause" => "ttl").increment(by_ttl);
-        }
-        if by_capacity > 0 {
-            self.evictions_capacity
-                .fetch_add(by_capacity, Ordering::Relaxed);
-            metrics::counter!(names::EVICTIONS, "cause" => "capacity").increment(by_capacity);
-        }
+        self.evictions_ttl.bump(by_ttl);
+        self.evictions_capacity.bump(by_capacity);
     }
 
     /// Applies a change of the cache's size and publishes the gauges.
@@ -112,26 +154,25 @@ impl Counters {
         let bytes = add_signed(&self.bytes, bytes_delta);
         #[allow(clippy::cast_precision_loss)]
         {
-            metrics::gauge!(names::ENTRIES).set(entries as f64);
-            metrics::gauge!(names::BYTES).set(bytes as f64);
+            self.entries_gauge.set(entries as f64);
+            self.bytes_gauge.set(bytes as f64);
         }
     }
 
     pub(crate) fn snapshot(&self) -> CallOptStats {
-        let l = |c: &AtomicU64| c.load(Ordering::Relaxed);
         CallOptStats {
-            hits: l(&self.hits),
-            misses: l(&self.misses),
-            bypasses: l(&self.bypasses),
-            insertions: l(&self.insertions),
-            replacements: l(&self.replacements),
-            rejected_oversize: l(&self.rejected_oversize),
-            evictions_capacity: l(&self.evictions_capacity),
-            evictions_ttl: l(&self.evictions_ttl),
-            invalidations: l(&self.invalidations),
-            errors: l(&self.errors),
-            entries: l(&self.entries),
-            bytes: l(&self.bytes),
+            hits: self.hits.get(),
+            misses: self.misses.get(),
+            bypasses: self.bypasses.get(),
+            insertions: self.insertions.get(),
+            replacements: self.replacements.get(),
+            rejected_oversize: self.rejected_oversize.get(),
+            evictions_capacity: self.evictions_capacity.get(),
+            evictions_ttl: self.evictions_ttl.get(),
+            invalidations: self.invalidations.get(),
+            errors: self.errors.get(),
+            entries: self.entries.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
         }
     }
 }
