@@ -615,6 +615,7 @@ impl Module {
             id: NEXT_INSTANCE_ID.fetch_add(1, Ordering::Relaxed),
             abi: None,
             funcs: HashMap::new(),
+            abi_funcs: HashMap::new(),
             poisoned: false,
             flags: CallFlags {
                 uses_wasi: self.inner.uses_wasi,
@@ -837,6 +838,8 @@ pub struct Instance {
     id: u64,
     abi: Option<Abi>,
     funcs: HashMap<Box<str>, Func>,
+    /// Typed handles of the ABI exports called so far.
+    abi_funcs: HashMap<Box<str>, TypedFunc<(i32, i32), i64>>,
     poisoned: bool,
     /// Copies of the settings every call reads, so the hot path reads one
     /// struct instead of chasing module and sandbox pointers.
@@ -1093,24 +1096,39 @@ impl Instance {
     /// `pooled` and the sandbox has a buffer pool.
     fn call_bytes_in(&mut self, name: &str, input: &[u8], pooled: bool) -> Result<HostBuf> {
         let abi = self.abi()?;
-        let func = self.typed::<(i32, i32), i64>(name)?.func;
+        let func = self.abi_func(name)?;
         let len = guest_len(input.len())?;
-        let ptr = if input.is_empty() {
-            0
-        } else {
-            self.run_sync(|s| abi.alloc.call(s, len))?
-        };
-        self.write_arg(&abi, ptr, input)?;
-        let packed = self.run_sync(|s| func.call(s, (ptr, len)))?;
-        if !input.is_empty() {
-            self.run_sync(|s| abi.free.call(s, (ptr, len)))?;
+        // The four guest calls (alloc, call, free twice) are one logical call:
+        // armed once, under one deadline.
+        self.run_armed(|this| {
+            let ptr = if input.is_empty() {
+                0
+            } else {
+                this.invoke(|s| abi.alloc.call(s, len))?
+            };
+            this.write_arg(&abi, ptr, input)?;
+            let packed = this.invoke(|s| func.call(s, (ptr, len)))?;
+            if !input.is_empty() {
+                this.invoke(|s| abi.free.call(s, (ptr, len)))?;
+            }
+            let (rptr, rlen, is_err) = abi::unpack_result(packed);
+            let out = this.read_result(&abi, rptr, rlen, pooled)?;
+            if rlen > 0 {
+                this.invoke(|s| abi.free.call(s, (rptr as i32, rlen as i32)))?;
+            }
+            finish_result(out, is_err)
+        })
+    }
+
+    /// The typed handle of an ABI export `f(ptr, len) -> i64`, looked up and
+    /// type-checked once per instance.
+    fn abi_func(&mut self, name: &str) -> Result<TypedFunc<(i32, i32), i64>> {
+        if let Some(f) = self.abi_funcs.get(name) {
+            return Ok(f.clone());
         }
-        let (rptr, rlen, is_err) = abi::unpack_result(packed);
-        let out = self.read_result(&abi, rptr, rlen, pooled)?;
-        if rlen > 0 {
-            self.run_sync(|s| abi.free.call(s, (rptr as i32, rlen as i32)))?;
-        }
-        finish_result(out, is_err)
+        let f = self.typed::<(i32, i32), i64>(name)?.func;
+        self.abi_funcs.insert(name.into(), f.clone());
+        Ok(f)
     }
 
     /// Async version of [`Instance::call_bytes`].
@@ -1133,7 +1151,7 @@ impl Instance {
         pooled: bool,
     ) -> Result<HostBuf> {
         let abi = self.abi()?;
-        let func = self.typed::<(i32, i32), i64>(name)?.func;
+        let func = self.abi_func(name)?;
         let len = guest_len(input.len())?;
         let ptr = if input.is_empty() {
             0
@@ -1253,6 +1271,14 @@ impl Instance {
         &mut self,
         f: impl FnOnce(&mut Store<StoreData>) -> wasmtime::Result<T>,
     ) -> Result<T> {
+        self.run_armed(|this| this.invoke(f))
+    }
+
+    /// Arms the store once (deadline, fuel) and runs `body`, which may make
+    /// several wasm calls with [`Instance::invoke`]: one logical call, one
+    /// deadline, one metrics sample, and the instance poisoned if it fails.
+    #[inline]
+    fn run_armed<T>(&mut self, body: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         let flags = self.flags;
         if flags.uses_wasi && tokio::runtime::Handle::try_current().is_ok() {
             return Err(Error::config(
@@ -1262,20 +1288,30 @@ impl Instance {
         }
         store::arm(&mut self.store, flags.fuel, false);
         let timer = flags.metrics.then(Instant::now);
+        let r = body(self);
+        self.finish(timer, r)
+    }
+
+    /// One wasm call on an armed store, converting errors and containing
+    /// host-function panics.
+    #[inline]
+    fn invoke<T>(
+        &mut self,
+        f: impl FnOnce(&mut Store<StoreData>) -> wasmtime::Result<T>,
+    ) -> Result<T> {
         let store = &mut self.store;
         // Without imported functions no host code of the embedder's runs
         // inside the call (only the sandbox's own limiter and epoch
         // callback, which do not panic), so there is no panic to contain.
-        let r = if flags.host_calls {
+        let r = if self.flags.host_calls {
             match std::panic::catch_unwind(AssertUnwindSafe(|| f(store))) {
                 Ok(r) => r,
-                Err(payload) => return self.finish(timer, Err(panic_error(payload))),
+                Err(payload) => return Err(panic_error(payload)),
             }
         } else {
             f(store)
         };
-        let r = r.map_err(|e| convert(e, &self.module.inner.sandbox.config));
-        self.finish(timer, r)
+        r.map_err(|e| convert(e, &self.module.inner.sandbox.config))
     }
 
     /// Runs one async wasm call with the store armed (yielding at each epoch

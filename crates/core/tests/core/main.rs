@@ -747,6 +747,26 @@ mod metrics {
         assert_eq!(snap.call.count, 12);
         assert!(snap.call.p99_ns >= 50_000_000, "{:?}", snap.call);
     }
+
+    /// A serde or bytes call makes four guest calls (alloc, the export, two frees) but is
+    /// one call to the embedder: one metrics sample, under one deadline.
+    #[test]
+    fn a_serde_call_counts_once() {
+        let s = Sandbox::new(SandboxConfig {
+            metrics: true,
+            ..Default::default()
+        })
+        .unwrap();
+        let m = s.compile(guests::ABI_WASM).unwrap();
+        let mut i = m.instantiate().unwrap();
+        let before = s.metrics().calls;
+        let out: Vec<i32> = i
+            .call(Codec::Json, "process_batch", &vec![1, 2, 3])
+            .unwrap();
+        assert_eq!(out, vec![2, 4, 6]);
+        i.call_bytes("echo", b"abc").unwrap();
+        assert_eq!(s.metrics().calls - before, 2);
+    }
 }
 
 fn rss_kib() -> u64 {
