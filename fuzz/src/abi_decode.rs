@@ -105,19 +105,7 @@ pub fn input(ptr: u32, len: u32, error: bool, dest: u32, payload: &[u8]) -> Vec<
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
-    struct SplitMix(u64);
-
-    impl SplitMix {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-    }
+    use super::super::replay::{SplitMix, replay};
 
     #[test]
     fn smoke() {
@@ -153,45 +141,14 @@ mod tests {
         }
     }
 
-    fn inputs(dir: &str) -> Vec<(PathBuf, Vec<u8>)> {
-        let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let Some(dir) = manifest
-            .ancestors()
-            .map(|d| d.join("fuzz").join(dir).join("abi_decode"))
-            .find(|d| d.is_dir())
-        else {
-            return Vec::new();
-        };
-        let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .expect("readable directory")
-            .map(|entry| entry.expect("directory entry").path())
-            .filter(|path| path.is_file() && path.extension().is_none_or(|ext| ext != "md"))
-            .collect();
-        files.sort();
-        files
-            .into_iter()
-            .map(|path| {
-                let data = std::fs::read(&path).expect("readable input");
-                (path, data)
-            })
-            .collect()
-    }
-
     #[test]
     fn corpus() {
-        let inputs = inputs("corpus");
-        assert!(!inputs.is_empty(), "the seed corpus is committed");
-        for (path, data) in inputs {
-            eprintln!("corpus: {}", path.display());
-            super::run(&data);
-        }
+        let seeds = replay("abi_decode", "corpus", super::run);
+        assert!(seeds > 0, "the seed corpus is committed");
     }
 
     #[test]
     fn regressions() {
-        for (path, data) in inputs("regressions") {
-            eprintln!("regression: {}", path.display());
-            super::run(&data);
-        }
+        replay("abi_decode", "regressions", super::run);
     }
 }

@@ -205,26 +205,11 @@ fn hex_key(i: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
-    struct SplitMix(u64);
-
-    impl SplitMix {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-    }
+    use super::super::replay::{SplitMix, replay};
 
     #[test]
     fn smoke() {
-        let mut rng = SplitMix(0xCAC4E);
-        for _ in 0..200 {
-            let len = (rng.next() % 96) as usize;
-            let data: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        for data in SplitMix(0xCAC4E).inputs(200, 96) {
             super::run(&data);
         }
     }
@@ -237,37 +222,9 @@ mod tests {
         }
     }
 
-    fn inputs(dir: &str) -> Vec<(PathBuf, Vec<u8>)> {
-        let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let Some(dir) = manifest
-            .ancestors()
-            .map(|d| d.join("fuzz").join(dir).join("cache_artifact"))
-            .find(|d| d.is_dir())
-        else {
-            return Vec::new();
-        };
-        let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .expect("readable directory")
-            .map(|entry| entry.expect("directory entry").path())
-            .filter(|path| path.is_file() && path.extension().is_none_or(|ext| ext != "md"))
-            .collect();
-        files.sort();
-        files
-            .into_iter()
-            .map(|path| {
-                let data = std::fs::read(&path).expect("readable input");
-                (path, data)
-            })
-            .collect()
-    }
-
     #[test]
     fn corpus() {
-        let inputs = inputs("corpus");
-        assert!(!inputs.is_empty(), "the seed corpus is committed");
-        for (path, data) in inputs {
-            eprintln!("corpus: {}", path.display());
-            super::run(&data);
-        }
+        let seeds = replay("cache_artifact", "corpus", super::run);
+        assert!(seeds > 0, "the seed corpus is committed");
     }
 }

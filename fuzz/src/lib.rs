@@ -8,3 +8,5 @@ pub mod abi_decode;
 pub mod cache_artifact;
 pub mod differential;
 pub mod mempool;
+#[cfg(test)]
+mod replay;

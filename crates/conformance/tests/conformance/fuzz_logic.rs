@@ -24,3 +24,11 @@ mod cache_artifact;
 )]
 #[path = "../../../../fuzz/src/differential.rs"]
 mod differential;
+
+#[allow(
+    dead_code,
+    unreachable_pub,
+    reason = "a library module compiled into a test binary"
+)]
+#[path = "../../../../fuzz/src/replay.rs"]
+mod replay;

@@ -10,6 +10,14 @@
 #[path = "../../../../fuzz/src/mempool.rs"]
 mod fuzz_logic;
 
+#[allow(
+    dead_code,
+    unreachable_pub,
+    reason = "a library module compiled into a test binary"
+)]
+#[path = "../../../../fuzz/src/replay.rs"]
+mod replay;
+
 use fuzz_logic::{Harness, Op, Setup, Size};
 use proptest::prelude::*;
 
