@@ -148,7 +148,8 @@ fn sized(ctx: &Ctx, size: Size) -> RowResult {
     .with_measures(format!(
         "{what} ({kb:.0} KB): a cold Cranelift compile on the sandbox's engine (OptLevel::Speed, \
          parallel compilation on both cores) against loading the cached artifact from disk: \
-         header and blake3 checksum verified on an mmap of the open file, then \
+         the wasm's blake3 digest for the key, then header and blake3 checksum verified on the \
+         open file (read when small, mapped and hashed on two threads when large), then \
          Module::deserialize_open_file (the memory layer is cleared before every load)."
     ));
     if let Some(goal) = cold_goal {

@@ -224,8 +224,8 @@ fn serde_small(ctx: &Ctx) -> RowResult {
         "A serde call of `process_batch` (ABI_WASM) with a Vec<i32> of 8 elements, JSON both ways: \
          encode, sandbox_alloc, write, call, sandbox_free, copy the result out, free it, decode. \
          The baseline does exactly these steps by hand with pre-fetched TypedFuncs; the sandbox \
-         looks the export up by name, bounds-checks the guest's pointers and arms the deadline \
-         for each of its 4 guest calls.",
+         looks the export up by name (a cached typed handle), bounds-checks the guest's pointers \
+         and arms one deadline for its 4 guest calls.",
     )
     .with_goal(Goal::slowdown_at_most(2.0));
     Ok(vec![row])
