@@ -1,8 +1,8 @@
 //! Host-side buffer pooling (`wasm-sandbox-mempool`) against plain `Vec<u8>` allocation.
 //!
-//! Serde calls with pooled marshalling (the facade using the pool for argument and result
-//! buffers) get their row when the facade supports it; today `Instance::call` allocates
-//! plain `Vec`s, so there is nothing to compare yet.
+//! The last row set measures the pool where the sandbox uses it: serde calls marshal their
+//! arguments and results through a per-sandbox pool (`SandboxConfig::host_buffer_pool`),
+//! against the same calls with plain `Vec`s.
 
 use std::hint::black_box;
 
@@ -22,7 +22,56 @@ pub fn sets() -> Vec<RowSet> {
             id: "mempool/2-threads",
             run: two_threads,
         },
+        RowSet {
+            id: "mempool/serde",
+            run: serde_marshalling,
+        },
     ]
+}
+
+/// Serde calls of `process_batch` (ABI_WASM) with pooled marshalling (the default) against
+/// `host_buffer_pool: false`, for a small and a larger payload.
+fn serde_marshalling(ctx: &Ctx) -> RowResult {
+    use wasm_sandbox_core::{Codec, Sandbox, SandboxConfig};
+    let instance = |pooled: bool| -> Result<wasm_sandbox_core::Instance, super::BoxError> {
+        let sandbox = Sandbox::new(SandboxConfig {
+            host_buffer_pool: pooled,
+            ..SandboxConfig::default()
+        })?;
+        Ok(sandbox
+            .compile(wasm_sandbox_guests::ABI_WASM)?
+            .instantiate()?)
+    };
+    let (mut plain, mut pooled) = (instance(false)?, instance(true)?);
+    let mut rows = Vec::new();
+    for (n, label) in [(8usize, "8 x i32"), (1000, "1000 x i32")] {
+        let payload: Vec<i32> = (0..n as i32).collect();
+        let call = |inst: &mut wasm_sandbox_core::Instance| -> Vec<i32> {
+            inst.call(Codec::Json, "process_batch", black_box(&payload))
+                .expect("serde call")
+        };
+        assert_eq!(call(&mut plain), call(&mut pooled));
+        let row = compare(
+            format!("serde call {label} JSON, pooled marshalling vs Vec"),
+            || call(&mut plain),
+            || call(&mut pooled),
+            &ctx.config(Scale::Fast),
+        )
+        .with_group("mempool")
+        .with_phase(Phase::Execution)
+        .with_names(
+            "Instance::call, host_buffer_pool: false",
+            "Instance::call, host_buffer_pool: true",
+        )
+        .with_measures(format!(
+            "A serde call of `process_batch` with {label} in JSON (encode, ABI steps, decode). \
+             With the pool the argument is encoded into, and the result copied out of guest \
+             memory into, pooled buffers; without it into fresh Vecs. Same guest, same \
+             instance reuse."
+        ));
+        rows.push(row);
+    }
+    Ok(rows)
 }
 
 /// The size classes measured: the smallest, a page, the largest.

@@ -158,6 +158,7 @@ impl PooledBuf {
     ///
     /// As for [`MemoryPool::alloc`]; [`PoolError::OutOfMemory`] also if
     /// `len() + additional` overflows `usize`. On error the buffer is unchanged.
+    #[inline]
     pub fn reserve(&mut self, additional: usize) -> Result<(), PoolError> {
         let needed = self
             .len
@@ -201,6 +202,7 @@ impl PooledBuf {
     /// # Errors
     ///
     /// As for [`reserve`](Self::reserve); on error the buffer is unchanged.
+    #[inline]
     pub fn extend_from_slice(&mut self, data: &[u8]) -> Result<(), PoolError> {
         self.reserve(data.len())?;
         let end = self.len + data.len();
@@ -317,14 +319,18 @@ impl io::Write for PooledBuf {
     /// # Errors
     ///
     /// [`io::ErrorKind::OutOfMemory`] wrapping the [`PoolError`] if the buffer cannot grow.
+    ///
+    /// Serializers write in small pieces (serde_json: each number, each comma), so the
+    /// common case, room left in the block, is inlined and does no more than `Vec` would.
+    #[inline]
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.extend_from_slice(data)
-            .map_err(|e| io::Error::new(io::ErrorKind::OutOfMemory, e))?;
-        Ok(data.len())
+        self.write_all(data).map(|()| data.len())
     }
 
+    #[inline]
     fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
-        self.write(data).map(drop)
+        self.extend_from_slice(data)
+            .map_err(|e| io::Error::new(io::ErrorKind::OutOfMemory, e))
     }
 
     fn flush(&mut self) -> io::Result<()> {
