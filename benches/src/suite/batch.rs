@@ -183,7 +183,36 @@ fn workers(ctx: &Ctx) -> RowResult {
         args.len() / 1024
     ))
     .with_goal(Goal::at_least(1.8));
-    Ok(vec![row])
+
+    // The hardware's share: the same calls split over two plain threads, each with its own
+    // instance, no processor in between.
+    let (mut a, mut b) = (module.instantiate()?, module.instantiate()?);
+    let run = |inst: &mut wasm_sandbox_core::Instance, n: usize| {
+        (0..n)
+            .map(|_| inst.call_bytes("process_batch", &args).expect("call").len())
+            .sum::<usize>()
+    };
+    let ceiling = compare(
+        "2 plain threads vs one at a time",
+        || run(&mut inst, calls),
+        || {
+            std::thread::scope(|s| {
+                let other = s.spawn(|| run(&mut b, calls / 2));
+                run(&mut a, calls - calls / 2) + other.join().expect("thread")
+            })
+        },
+        &ctx.config(Scale::Medium),
+    )
+    .with_group("batch")
+    .with_phase(Phase::Execution)
+    .with_names("sequential Instance::call_bytes", "2 scoped threads")
+    .with_throughput(InputSize::Items(calls as u64))
+    .with_measures(format!(
+        "Attribution for the row above: the same {calls} calls split over two plain threads \
+         (one spawned per sample, about 3 % of it), each with its own instance, and no \
+         processor: how much two workers can gain on this machine at all."
+    ));
+    Ok(vec![row, ceiling])
 }
 
 fn guest_entry(ctx: &Ctx) -> RowResult {
