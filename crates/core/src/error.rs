@@ -196,7 +196,7 @@ impl std::fmt::Display for Resource {
         f.write_str(match self {
             Resource::Memory => "memory",
             Resource::TableElements => "table",
-            Resource::Instances => "instance",
+            Resource::Instances => "instance, memory or table count",
         })
     }
 }
@@ -487,7 +487,11 @@ pub(crate) fn from_compile_error(err: wasmtime::Error) -> Error {
 }
 
 /// Converts an error from instantiating a module.
-pub(crate) fn from_instantiate_error(err: wasmtime::Error, pool_capacity: Option<u32>) -> Error {
+pub(crate) fn from_instantiate_error(
+    err: wasmtime::Error,
+    pool_capacity: Option<u32>,
+    ctx: &CallContext,
+) -> Error {
     if let Some(hit) = err.downcast_ref::<LimitHit>() {
         return Error::LimitExceeded {
             resource: hit.resource,
@@ -500,14 +504,13 @@ pub(crate) fn from_instantiate_error(err: wasmtime::Error, pool_capacity: Option
             capacity: pool_capacity.unwrap_or_default(),
         };
     }
-    if err.downcast_ref::<wasmtime::Trap>().is_some() {
-        return from_call_error(
-            err,
-            &CallContext {
-                timeout: None,
-                fuel: None,
-            },
-        );
+    // Instantiation runs guest code (the start function, a reactor's
+    // `_initialize`) under the same limits as a call, and fails the same ways.
+    if err.is::<DeadlineExceeded>()
+        || err.downcast_ref::<wasmtime::Trap>().is_some()
+        || err.downcast_ref::<wasmtime_wasi::I32Exit>().is_some()
+    {
+        return from_call_error(err, ctx);
     }
     let text = format!("{err:#}");
     // The store's limiter allows one memory and a few tables; wasmtime

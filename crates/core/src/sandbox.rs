@@ -552,9 +552,9 @@ impl Module {
         };
         let mut store = store::new_store(&inner.sandbox.engine, cfg, cfg.wasi.as_ref())?;
         store::arm(&mut store, cfg.limits.fuel, false);
-        let instance = pre
-            .instantiate(&mut store)
-            .map_err(|e| error::from_instantiate_error(e, inner.sandbox.pool_capacity))?;
+        let instance = pre.instantiate(&mut store).map_err(|e| {
+            error::from_instantiate_error(e, inner.sandbox.pool_capacity, &call_context(cfg))
+        })?;
         let mut inst = self.wrap(store, instance, permit);
         if self.is_reactor() {
             inst.call_typed::<(), ()>(REACTOR_INIT, ())?;
@@ -589,11 +589,9 @@ impl Module {
         let permit = self.slot_permit().await?;
         let mut store = store::new_store(&inner.sandbox.engine, cfg, wasi)?;
         store::arm(&mut store, cfg.limits.fuel, true);
-        let instance = inner
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| error::from_instantiate_error(e, inner.sandbox.pool_capacity))?;
+        let instance = inner.pre.instantiate_async(&mut store).await.map_err(|e| {
+            error::from_instantiate_error(e, inner.sandbox.pool_capacity, &call_context(cfg))
+        })?;
         let mut inst = self.wrap(store, instance, permit);
         if self.is_reactor() {
             inst.call_typed_async::<(), ()>(REACTOR_INIT, ()).await?;
@@ -1376,13 +1374,15 @@ fn poisons(e: &Error) -> bool {
 }
 
 fn convert(e: wasmtime::Error, cfg: &SandboxConfig) -> Error {
-    error::from_call_error(
-        e,
-        &CallContext {
-            timeout: cfg.limits.timeout,
-            fuel: cfg.limits.fuel,
-        },
-    )
+    error::from_call_error(e, &call_context(cfg))
+}
+
+/// The limits a failed call or instantiation is reported against.
+fn call_context(cfg: &SandboxConfig) -> CallContext {
+    CallContext {
+        timeout: cfg.limits.timeout,
+        fuel: cfg.limits.fuel,
+    }
 }
 
 fn panic_error(payload: Box<dyn std::any::Any + Send>) -> Error {

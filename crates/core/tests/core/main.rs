@@ -365,6 +365,57 @@ mod limits {
     use super::*;
 
     #[test]
+    fn guest_code_run_while_instantiating_is_limited_like_a_call() {
+        let timeout = Duration::from_millis(100);
+        let s = with_limits(ResourceLimits {
+            timeout: Some(timeout),
+            ..Default::default()
+        });
+        // An infinite loop in the start function: a timeout, not an engine error.
+        let spin = s
+            .compile(b"(module (func $s (loop $l br $l)) (start $s))")
+            .unwrap();
+        let started = Instant::now();
+        let err = spin.instantiate().unwrap_err();
+        assert!(
+            matches!(err, Error::Timeout { limit } if limit == timeout),
+            "{err}"
+        );
+        assert!(started.elapsed() < timeout * 2, "{:?}", started.elapsed());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let err = rt.block_on(spin.instantiate_async()).unwrap_err();
+        assert!(matches!(err, Error::Timeout { .. }), "async: {err}");
+        // A trap in the start function is a trap, with its code.
+        let trap = s
+            .compile(b"(module (func $s unreachable) (start $s))")
+            .unwrap();
+        let err = trap.instantiate().unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Trap {
+                    code: TrapCode::UnreachableCodeReached,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // The sandbox stays usable.
+        let scalar = s.compile(guests::SCALAR_WAT.as_bytes()).unwrap();
+        assert_eq!(
+            scalar
+                .instantiate()
+                .unwrap()
+                .call_typed::<(i32, i32), i32>("add", (2, 3))
+                .unwrap(),
+            5
+        );
+    }
+
+    #[test]
     fn infinite_loop_times_out_and_the_sandbox_stays_usable() {
         let timeout = Duration::from_millis(200);
         let s = with_limits(ResourceLimits {
