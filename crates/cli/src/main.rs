@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use wasm_sandbox::{
-    Error, ErrorClass, OptimizationLevel, Preopen, ResourceLimits, Value, WasiConfig, WasmSandbox,
-    cache, tiering,
+    Error, ErrorClass, OptimizationLevel, Preopen, Resource, ResourceLimits, Value, WasiConfig,
+    WasmSandbox, cache, tiering,
 };
 
 /// Exit statuses, one per class of failure.
@@ -391,6 +391,26 @@ fn finish(opts: &Opts, sandbox: &WasmSandbox) {
     }
 }
 
+/// The error's message, with the command-line flag to change where a limit was hit (the
+/// library's own messages name the Rust configuration field instead).
+fn message(e: &Error) -> String {
+    match e {
+        Error::Timeout { limit } => format!(
+            "guest call timed out after {limit:?} (raise it with --timeout if the work is \
+             legitimate)"
+        ),
+        Error::OutOfFuel { fuel } => format!(
+            "guest ran out of fuel ({fuel} units per call; raise it with --fuel if the work is \
+             legitimate)"
+        ),
+        Error::LimitExceeded {
+            resource: Resource::Memory,
+            ..
+        } => format!("{e} (raise it with --max-memory)"),
+        other => other.to_string(),
+    }
+}
+
 fn status(e: &Error) -> u8 {
     match e.class() {
         ErrorClass::InvalidModule => exit::INVALID_MODULE,
@@ -427,7 +447,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             // One line: compiler diagnostics can span several.
-            let text = e.to_string();
+            let text = message(&e);
             let line: Vec<&str> = text
                 .lines()
                 .map(str::trim)
