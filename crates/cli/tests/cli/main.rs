@@ -111,7 +111,7 @@ fn each_failure_class_has_its_own_status_and_one_line() {
         (
             &["call", &guest("wat/loop.wat"), "run", "--timeout", "200ms"],
             5,
-            "timed out",
+            "timed out after 200ms (raise it with --timeout",
         ),
         (
             &[
@@ -122,7 +122,7 @@ fn each_failure_class_has_its_own_status_and_one_line() {
                 "8MiB",
             ],
             6,
-            "memory limit",
+            "(raise it with --max-memory)",
         ),
         (
             &["call", &guest("wat/scalar.wat"), "div", "1", "0"],
