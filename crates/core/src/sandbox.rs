@@ -615,12 +615,6 @@ impl Module {
             funcs: HashMap::new(),
             abi_funcs: HashMap::new(),
             poisoned: false,
-            flags: CallFlags {
-                uses_wasi: self.inner.uses_wasi,
-                host_calls: self.inner.host_calls,
-                metrics: self.inner.sandbox.metrics.enabled(),
-                fuel: self.inner.sandbox.config.limits.fuel,
-            },
             _slot: slot,
         }
     }
@@ -839,9 +833,6 @@ pub struct Instance {
     /// Typed handles of the ABI exports called so far.
     abi_funcs: HashMap<Box<str>, TypedFunc<(i32, i32), i64>>,
     poisoned: bool,
-    /// Copies of the settings every call reads, so the hot path reads one
-    /// struct instead of chasing module and sandbox pointers.
-    flags: CallFlags,
     /// The instance's pool slot, released after the store (declared last, so
     /// dropped last).
     _slot: Option<OwnedSemaphorePermit>,
@@ -855,20 +846,6 @@ impl std::fmt::Debug for Instance {
             .field("poisoned", &self.poisoned)
             .finish_non_exhaustive()
     }
-}
-
-/// The per-call settings an [`Instance`] keeps next to its store.
-#[derive(Clone, Copy, Debug)]
-struct CallFlags {
-    /// The guest uses WASI, whose sync calls must not run on a tokio thread.
-    uses_wasi: bool,
-    /// The guest imports functions: host code runs inside calls, and a panic
-    /// there must be caught.
-    host_calls: bool,
-    /// Whether call metrics are recorded.
-    metrics: bool,
-    /// The fuel each call starts with, if fuel is metered.
-    fuel: Option<u64>,
 }
 
 /// A typed handle to an exported function of one [`Instance`]: the fastest
@@ -1277,15 +1254,15 @@ impl Instance {
     /// deadline, one metrics sample, and the instance poisoned if it fails.
     #[inline]
     fn run_armed<T>(&mut self, body: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
-        let flags = self.flags;
-        if flags.uses_wasi && tokio::runtime::Handle::try_current().is_ok() {
+        let module = &self.module.inner;
+        if module.uses_wasi && tokio::runtime::Handle::try_current().is_ok() {
             return Err(Error::config(
                 "synchronous calls into a WASI guest cannot run on an async runtime thread; \
                  use the async call methods",
             ));
         }
-        store::arm(&mut self.store, flags.fuel, false);
-        let timer = flags.metrics.then(Instant::now);
+        store::arm(&mut self.store, module.sandbox.config.limits.fuel, false);
+        let timer = module.sandbox.metrics.enabled().then(Instant::now);
         let r = body(self);
         self.finish(timer, r)
     }
@@ -1301,7 +1278,7 @@ impl Instance {
         // Without imported functions no host code of the embedder's runs
         // inside the call (only the sandbox's own limiter and epoch
         // callback, which do not panic), so there is no panic to contain.
-        let r = if self.flags.host_calls {
+        let r = if self.module.inner.host_calls {
             match std::panic::catch_unwind(AssertUnwindSafe(|| f(store))) {
                 Ok(r) => r,
                 Err(payload) => return Err(panic_error(payload)),
@@ -1323,7 +1300,7 @@ impl Instance {
     {
         let sandbox = Arc::clone(&self.module.inner.sandbox);
         let cfg = &sandbox.config;
-        store::arm(&mut self.store, self.flags.fuel, true);
+        store::arm(&mut self.store, cfg.limits.fuel, true);
         let timer = sandbox.metrics.enabled().then(Instant::now);
         // Split the borrow: the store goes to the future, the rest stays.
         let Instance {
