@@ -546,7 +546,7 @@ fn remove_dead_temps(temps: &[PathBuf]) -> u64 {
 /// The blake3 checksum of an open artifact of `len` bytes, read through the handle
 /// itself. Small artifacts are read into memory (cheaper than setting up and tearing down
 /// a mapping); large ones are mapped with every page faulted in by one system call, then
-/// hashed on all cores.
+/// hashed on two threads.
 fn checksum_file(file: &File, len: u64, path: &Path) -> Result<blake3::Hash, CacheError> {
     const MAP_FROM: u64 = 256 * 1024;
     if len < MAP_FROM {
@@ -561,10 +561,5 @@ fn checksum_file(file: &File, len: u64, path: &Path) -> Result<blake3::Hash, Cac
     }
     let mapped = MappedFile::from_file_populated(file, path)
         .map_err(|e| CacheError::io(path.to_path_buf(), io::Error::other(e.to_string())))?;
-    Ok(checksum(&mapped))
-}
-
-/// The blake3 checksum of an artifact (large ones on two threads).
-pub(crate) fn checksum(bytes: &[u8]) -> blake3::Hash {
-    crate::hash::blake3_hash(bytes)
+    Ok(crate::hash::blake3_hash(&mapped))
 }

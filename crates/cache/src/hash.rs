@@ -21,11 +21,12 @@ const PARALLEL_FROM: usize = 512 * 1024;
 /// one share while the caller hashes the other; the cut is whichever of `left | right`
 /// and `left.0 | left.1 + right` is more even.
 ///
-/// Why not the alternatives, measured on the 2-vCPU machine this was built on: spawning a
-/// scoped thread per call cost 70 µs, as much as the split saves on a 1 MB input; rayon's
-/// `update_rayon` splits the same way, but its idle workers spin after each job, which
-/// slowed the very next step (mapping the module) more than the split gained. The helper
-/// parks between jobs. When it is busy with another caller's job, or could not be
+/// Why not the alternatives (found while profiling the cache's disk load; the
+/// `compile/warm load vs wasmtime's cache, large` benchmark row measures the load as a
+/// whole): spawning a scoped thread per call adds a thread creation to every large hash,
+/// which on a virtual machine costs about what the split saves on a 1 MB input; rayon's
+/// `update_rayon` splits the same way, but its idle workers spin after each job and
+/// compete with the very next step (mapping the module). The helper parks between jobs. When it is busy with another caller's job, or could not be
 /// started, the input is hashed on the calling thread.
 pub(crate) fn blake3_hash(bytes: &[u8]) -> blake3::Hash {
     if bytes.len() < PARALLEL_FROM {

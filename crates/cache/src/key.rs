@@ -111,7 +111,7 @@ impl CompileSettings {
 /// It is plain `blake3::hash(wasm)`, so a caller that already identifies modules by their
 /// blake3 hash (as the sandbox does) computes it once and passes it to
 /// [`CompilationCache::get_or_compile_digest`](crate::CompilationCache::get_or_compile_digest)
-/// instead of hashing the bytes twice. Inputs of 256 KiB or more are hashed on all cores
+/// instead of hashing the bytes twice. Inputs of 512 KiB or more are hashed on two threads
 /// (blake3's tree mode gives the same hash either way).
 ///
 /// ```
@@ -125,7 +125,7 @@ pub struct WasmDigest([u8; 32]);
 impl WasmDigest {
     /// Hashes `wasm`.
     pub fn of(wasm: &[u8]) -> Self {
-        WasmDigest(*crate::disk::checksum(wasm).as_bytes())
+        WasmDigest(*crate::hash::blake3_hash(wasm).as_bytes())
     }
 
     /// Wraps a hash computed elsewhere; it must be `blake3::hash` of the wasm bytes it is
@@ -221,8 +221,8 @@ impl fmt::Debug for CacheKey {
 
 /// The blake3 hash of `engine`'s
 /// [`precompile_compatibility_hash`](wasmtime::Engine::precompile_compatibility_hash),
-/// computed once per engine: walking the engine's settings costs microseconds, more than
-/// the rest of a small module's key.
+/// computed once per engine: walking the engine's settings is more work than the rest of a
+/// small module's key.
 fn engine_fingerprint(engine: &wasmtime::Engine) -> [u8; 32] {
     /// Engines seen so far, held weakly; dead ones are pruned when a new one arrives.
     static SEEN: Mutex<Vec<(wasmtime::EngineWeak, [u8; 32])>> = Mutex::new(Vec::new());

@@ -97,7 +97,8 @@ impl MemoKey {
 }
 
 /// Keys are made of cryptographic hashes, so eight of their bytes are already a uniform
-/// hash: feeding them to SipHash (the `HashMap` default) was a third of a miss's cost.
+/// hash: feeding them to SipHash (the `HashMap` default) was the largest single cost of a
+/// miss under callgrind (the `memo/miss` benchmark row measures a miss as a whole).
 /// Bytes 8..16 are used here, not the first eight that pick the shard, so the keys of one
 /// shard still spread over its table. Equal keys write equal values, as `Hash` requires;
 /// keys that differ only in their export collide and are told apart by `Eq`.
