@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
-use wasm_sandbox_batch::{BatchConfig, BatchExecutor, BatchProcessor};
+use wasm_sandbox::ModuleExecutor;
+use wasm_sandbox_batch::{BatchConfig, BatchProcessor};
 use wasm_sandbox_bench::{Goal, InputSize, Phase, compare};
-use wasm_sandbox_core::{Error, Instance, Module, Sandbox, SandboxConfig};
+use wasm_sandbox_core::{Module, Sandbox, SandboxConfig};
 
 use super::{Ctx, RowResult, RowSet, Scale};
 use crate::plain::BoxError;
@@ -23,95 +24,6 @@ pub fn sets() -> Vec<RowSet> {
     ]
 }
 
-/// Runs ABI calls on a sandbox instance per worker; optionally a whole batch through the
-/// guest's `<function>__batch` entry point.
-pub struct GuestExecutor {
-    /// The module each worker instantiates.
-    pub module: Module,
-    /// Use `<function>__batch` for whole batches.
-    pub batch_entry: bool,
-}
-
-impl BatchExecutor for GuestExecutor {
-    type Worker = Instance;
-    type Error = Error;
-
-    fn new_worker(&self) -> Result<Instance, Error> {
-        self.module.instantiate()
-    }
-
-    fn execute(
-        &self,
-        worker: &mut Instance,
-        function: &str,
-        args: &[u8],
-    ) -> Result<Vec<u8>, Error> {
-        worker.call_bytes(function, args)
-    }
-
-    fn execute_batch(
-        &self,
-        worker: &mut Instance,
-        function: &str,
-        args: &[&[u8]],
-    ) -> Option<Vec<Result<Vec<u8>, Error>>> {
-        if !self.batch_entry {
-            return None;
-        }
-        let frame = encode_frame(args);
-        let out = match worker.call_bytes(&format!("{function}__batch"), &frame) {
-            Ok(out) => out,
-            Err(e) => {
-                let msg = e.to_string();
-                return Some(args.iter().map(|_| Err(Error::abi(&msg))).collect());
-            }
-        };
-        Some(match decode_results(&out, args.len()) {
-            Ok(results) => results,
-            Err(msg) => args.iter().map(|_| Err(Error::abi(&msg))).collect(),
-        })
-    }
-}
-
-/// The batch frame of `docs/abi.md`: u32 LE count, then per item u32 LE length and bytes.
-pub fn encode_frame(items: &[&[u8]]) -> Vec<u8> {
-    let mut frame = Vec::with_capacity(4 + items.iter().map(|i| 4 + i.len()).sum::<usize>());
-    frame.extend_from_slice(&(items.len() as u32).to_le_bytes());
-    for item in items {
-        frame.extend_from_slice(&(item.len() as u32).to_le_bytes());
-        frame.extend_from_slice(item);
-    }
-    frame
-}
-
-/// Decodes a batch result: per item a status byte (0 = ok, 1 = error message), u32 LE
-/// length and bytes.
-///
-/// # Errors
-///
-/// A message when the output is truncated or has the wrong number of items.
-pub fn decode_results(mut out: &[u8], count: usize) -> Result<Vec<Result<Vec<u8>, Error>>, String> {
-    let mut results = Vec::with_capacity(count);
-    while !out.is_empty() {
-        if out.len() < 5 {
-            return Err("truncated batch result".into());
-        }
-        let status = out[0];
-        let len = u32::from_le_bytes([out[1], out[2], out[3], out[4]]) as usize;
-        let body = out.get(5..5 + len).ok_or("truncated batch item")?;
-        results.push(if status == 0 {
-            Ok(body.to_vec())
-        } else {
-            Err(Error::abi(String::from_utf8_lossy(body)))
-        });
-        out = &out[5 + len..];
-    }
-    if results.len() != count {
-        return Err(format!("{} results for {count} calls", results.len()));
-    }
-    Ok(results)
-}
-
 fn abi_module() -> Result<Module, BoxError> {
     Ok(Sandbox::new(SandboxConfig::default())?.compile(wasm_sandbox_guests::ABI_WASM)?)
 }
@@ -123,7 +35,7 @@ fn json_ints(n: usize) -> Vec<u8> {
 /// Submits `args` `calls` times through the processor and waits for every result.
 fn submit_all(
     rt: &tokio::runtime::Runtime,
-    processor: &BatchProcessor<GuestExecutor>,
+    processor: &BatchProcessor<ModuleExecutor>,
     args: &[u8],
     calls: usize,
 ) -> usize {
@@ -147,10 +59,7 @@ fn workers(ctx: &Ctx) -> RowResult {
     let processor = {
         let _guard = rt.enter();
         BatchProcessor::new(
-            GuestExecutor {
-                module: module.clone(),
-                batch_entry: false,
-            },
+            ModuleExecutor::new(module.clone()).with_batch_entry(false),
             BatchConfig::new()
                 .workers(2)
                 .batch_size(calls)
@@ -225,10 +134,7 @@ fn guest_entry(ctx: &Ctx) -> RowResult {
     let make = |batch_entry| {
         let _guard = rt.enter();
         BatchProcessor::new(
-            GuestExecutor {
-                module: module.clone(),
-                batch_entry,
-            },
+            ModuleExecutor::new(module.clone()).with_batch_entry(batch_entry),
             BatchConfig::new()
                 .workers(2)
                 .batch_size(calls)

@@ -8,9 +8,35 @@ use wasm_sandbox_core::{Error, Instance, Module};
 /// Suffix of a guest's batch entry point.
 const BATCH_SUFFIX: &str = "__batch";
 
-/// Runs batched calls of one module.
-pub(crate) struct ModuleExecutor {
-    pub(crate) module: Module,
+/// The [`BatchExecutor`] of a sandboxed module: each worker owns an instance,
+/// calls go through the bytes ABI (`docs/abi.md`), an instance that trapped is
+/// replaced, and a batch of calls of `f` becomes one guest call when the guest
+/// exports the batch entry point `f__batch`.
+///
+/// [`WasmSandbox::call_batched`](crate::WasmSandbox::call_batched) uses it for
+/// the default module; build a [`BatchProcessor`](crate::batch::BatchProcessor)
+/// over it to batch calls of any other module.
+pub struct ModuleExecutor {
+    module: Module,
+    batch_entry: bool,
+}
+
+impl ModuleExecutor {
+    /// An executor for `module`, using its batch entry points where it has them.
+    pub fn new(module: Module) -> Self {
+        ModuleExecutor {
+            module,
+            batch_entry: true,
+        }
+    }
+
+    /// Whether to use the guest's `f__batch` entry points (default: yes).
+    /// Without them every call is its own guest call.
+    #[must_use]
+    pub fn with_batch_entry(mut self, use_it: bool) -> Self {
+        self.batch_entry = use_it;
+        self
+    }
 }
 
 impl BatchExecutor for ModuleExecutor {
@@ -39,7 +65,7 @@ impl BatchExecutor for ModuleExecutor {
         args: &[&[u8]],
     ) -> Option<Vec<Result<Vec<u8>, Error>>> {
         let entry = format!("{function}{BATCH_SUFFIX}");
-        if self.module.signature(&entry).is_err() {
+        if !self.batch_entry || self.module.signature(&entry).is_err() {
             return None;
         }
         let r = worker.call_bytes(&entry, &frame(args));

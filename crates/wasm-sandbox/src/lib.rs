@@ -90,6 +90,8 @@ pub use wasm_sandbox_batch as batch;
 
 #[cfg(feature = "batch")]
 mod batching;
+#[cfg(feature = "batch")]
+pub use batching::ModuleExecutor;
 
 /// Tiered compilation (feature `tiering`).
 #[cfg(feature = "tiering")]
@@ -411,7 +413,7 @@ pub struct WasmSandbox {
     batcher: parking_lot::Mutex<
         Option<(
             Module,
-            Arc<wasm_sandbox_batch::BatchProcessor<batching::ModuleExecutor>>,
+            Arc<wasm_sandbox_batch::BatchProcessor<ModuleExecutor>>,
         )>,
     >,
 }
@@ -612,7 +614,7 @@ impl WasmSandbox {
 
     /// The batch processor of the default module, made on first use.
     #[cfg(feature = "batch")]
-    fn batcher(&self) -> Result<Arc<wasm_sandbox_batch::BatchProcessor<batching::ModuleExecutor>>> {
+    fn batcher(&self) -> Result<Arc<wasm_sandbox_batch::BatchProcessor<ModuleExecutor>>> {
         let module = self.default()?.module();
         let mut slot = self.batcher.lock();
         if let Some((m, p)) = slot.as_ref()
@@ -620,9 +622,7 @@ impl WasmSandbox {
         {
             return Ok(Arc::clone(p));
         }
-        let executor = batching::ModuleExecutor {
-            module: module.clone(),
-        };
+        let executor = ModuleExecutor::new(module.clone());
         let processor = Arc::new(
             wasm_sandbox_batch::BatchProcessor::new(executor, self.batching.clone())
                 .map_err(batching::convert)?,

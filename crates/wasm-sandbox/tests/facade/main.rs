@@ -285,6 +285,37 @@ mod batched {
         }
     }
 
+    /// The executor the facade batches with, used directly on another module:
+    /// the guest's batch entry point is used unless switched off, and the
+    /// results are the same either way.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn module_executor_uses_batch_entries_only_when_asked() {
+        use wasm_sandbox::ModuleExecutor;
+        use wasm_sandbox::batch::BatchProcessor;
+        let sandbox =
+            wasm_sandbox_core::Sandbox::new(wasm_sandbox_core::SandboxConfig::default()).unwrap();
+        let module = sandbox.compile(guests::ABI_WASM).unwrap();
+        for entry in [true, false] {
+            let processor = BatchProcessor::new(
+                ModuleExecutor::new(module.clone()).with_batch_entry(entry),
+                BatchConfig::new().batch_size(4).workers(1),
+            )
+            .unwrap();
+            let call =
+                |i: i32| processor.call_batched("process_batch", format!("[{i}]").into_bytes());
+            let results = tokio::join!(call(0), call(1), call(2), call(3));
+            let results = [results.0, results.1, results.2, results.3];
+            for (i, r) in results.into_iter().enumerate() {
+                assert_eq!(
+                    r.unwrap(),
+                    format!("[{}]", 2 * i).into_bytes(),
+                    "entry {entry}"
+                );
+            }
+            assert_eq!(processor.stats().guest_batches, u64::from(entry));
+        }
+    }
+
     #[tokio::test]
     async fn a_lone_call_is_flushed_by_the_timeout() {
         let timeout = Duration::from_millis(20);
