@@ -126,22 +126,17 @@ impl Ticker {
             let spawned = std::thread::Builder::new()
                 .name("wasm-sandbox-epoch".into())
                 .spawn(move || {
-                    // The epoch follows the wall clock: a ticker delayed by a
-                    // loaded machine catches up instead of stretching every
-                    // deadline by its delay.
-                    let start = std::time::Instant::now();
-                    let mut ticks: u128 = 0;
+                    // One increment per sleep, never a catch-up burst: ticks
+                    // are at least EPOCH_TICK apart, so a deadline of n ticks
+                    // never fires before (n - 1) ticks of wall time. A loaded
+                    // machine makes a deadline late (by the sleeps' overshoot),
+                    // never early: an honest call is never cut short.
                     loop {
                         std::thread::sleep(EPOCH_TICK);
-                        let due = start.elapsed().as_nanos() / EPOCH_TICK.as_nanos();
-                        let behind = due.saturating_sub(ticks).clamp(1, 1000);
-                        ticks += behind;
                         let mut list = shared.lock();
                         list.retain(|weak| match weak.upgrade() {
                             Some(engine) => {
-                                for _ in 0..behind {
-                                    engine.increment_epoch();
-                                }
+                                engine.increment_epoch();
                                 true
                             }
                             None => false,

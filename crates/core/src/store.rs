@@ -134,9 +134,9 @@ pub(crate) fn new_store(
 }
 
 /// Number of epoch ticks for a `timeout`: the first tick can come at any
-/// moment, so one more is added. The ticker follows the wall clock and
-/// catches up when it was delayed, so on a loaded machine a deadline can
-/// fire up to one tick early or late; the limit's resolution is one tick.
+/// moment, so one more is added. Ticks are at least [`EPOCH_TICK`] apart, so
+/// the deadline never fires before `timeout`; it can fire up to one tick
+/// (plus the ticker's scheduling delay on a loaded machine) after it.
 fn ticks_for(timeout: std::time::Duration) -> u64 {
     let tick = EPOCH_TICK.as_nanos();
     let n = timeout.as_nanos().div_ceil(tick) + 1;
