@@ -13,7 +13,7 @@ use crate::config::{BatchConfig, OverflowPolicy};
 use crate::error::BatchError;
 use crate::executor::BatchExecutor;
 use crate::stats::{BatchStats, Counters, FlushReason};
-use crate::worker::{Call, Job, Worker};
+use crate::worker::{Call, Group, Worker};
 
 /// A call on its way from `call_batched` to the flush task.
 struct Submit<Err> {
@@ -27,10 +27,10 @@ struct Submit<Err> {
 /// - A batch is flushed when it holds [`batch_size`](BatchConfig::batch_size) calls or when its
 ///   oldest call has waited [`batch_timeout`](BatchConfig::batch_timeout), whichever comes
 ///   first. A dedicated tokio task sleeps until the oldest call's deadline.
-/// - A flushed batch is grouped by function; each group is split into at most `workers`
-///   contiguous chunks, and each chunk runs on one worker thread, through
-///   [`execute_batch`](BatchExecutor::execute_batch) if the executor supports it, else call
-///   by call.
+/// - A flushed batch is grouped by function. The worker threads drain each group in
+///   shrinking chunks (a chunk is `ceil(remaining / (2 × workers))` calls; the whole group
+///   with one worker), so they finish together; a chunk runs through [`execute_batch`](BatchExecutor::execute_batch) if the
+///   executor supports it, else call by call, and its answers are delivered when it ends.
 /// - Each caller gets exactly its own result through its own channel. A caller that drops
 ///   its future does not disturb the others, and its call is skipped if it has not run yet.
 /// - At most [`queue_capacity`](BatchConfig::queue_capacity) calls are accepted and not yet
@@ -82,24 +82,24 @@ impl<E: BatchExecutor> BatchProcessor<E> {
             );
         }
 
-        let (job_tx, job_rx) = cb::unbounded::<Job<E::Error>>();
+        let (group_tx, group_rx) = cb::unbounded::<Arc<Group<E::Error>>>();
         let (done_tx, done_rx) = mpsc::channel::<()>(1);
         for (i, state) in states.into_iter().enumerate() {
             let worker = Worker {
                 executor: Arc::clone(&executor),
                 state: Some(state),
                 init_error: None,
-                jobs: job_rx.clone(),
+                groups: group_rx.clone(),
                 counters: Arc::clone(&counters),
                 _done: done_tx.clone(),
             };
             std::thread::Builder::new()
                 .name(format!("wasm-sandbox-batch-{i}"))
                 .spawn(move || worker.run())
-                // Threads already spawned exit when `job_tx` is dropped on return.
+                // Threads already spawned exit when `group_tx` is dropped on return.
                 .map_err(|source| BatchError::Spawn { source })?;
         }
-        drop(job_rx);
+        drop(group_rx);
         drop(done_tx);
 
         let (intake, intake_rx) = mpsc::unbounded_channel();
@@ -107,7 +107,7 @@ impl<E: BatchExecutor> BatchProcessor<E> {
         let flusher = Flusher {
             intake: intake_rx,
             stop: stop_rx,
-            jobs: job_tx,
+            groups: group_tx,
             counters: Arc::clone(&counters),
             batch_size: config.batch_size,
             batch_timeout: config.batch_timeout,
@@ -235,11 +235,14 @@ impl<E: BatchExecutor> Drop for BatchProcessor<E> {
     }
 }
 
+/// Where the flush timer waits while no call is pending.
+const IDLE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 /// The flush task: collects calls into a batch and hands it to the workers.
 struct Flusher<Err> {
     intake: mpsc::UnboundedReceiver<Submit<Err>>,
     stop: oneshot::Receiver<()>,
-    jobs: cb::Sender<Job<Err>>,
+    groups: cb::Sender<Arc<Group<Err>>>,
     counters: Arc<Counters>,
     batch_size: usize,
     batch_timeout: std::time::Duration,
@@ -282,6 +285,10 @@ impl<Err: Send + 'static> Flusher<Err> {
                     if pending.len() >= self.batch_size {
                         self.flush(&mut pending, FlushReason::Size);
                         deadline = None;
+                        // The timer stays registered after a flush by size; left at its
+                        // deadline, it would wake this task (and the callers' runtime
+                        // thread) once for nothing while the workers run.
+                        sleep.as_mut().reset(Instant::now() + IDLE);
                     }
                 }
             }
@@ -289,7 +296,7 @@ impl<Err: Send + 'static> Flusher<Err> {
         if !pending.is_empty() {
             self.flush(&mut pending, FlushReason::Shutdown);
         }
-        // Dropping `self.jobs` lets the workers exit once they have run every job.
+        // Dropping `self.groups` lets the workers exit once they have drained every group.
     }
 
     fn flush(&self, pending: &mut Vec<Submit<Err>>, reason: FlushReason) {
@@ -309,25 +316,13 @@ impl<Err: Send + 'static> Flusher<Err> {
             }
         }
         for (function, calls) in groups {
-            // With several workers, four jobs per worker rather than one: workers take
-            // jobs from one queue, so one that starts late (its thread woke behind another
-            // on a busy CPU, seen for up to 2 ms on 2 CPUs) or runs slow picks up fewer
-            // jobs instead of holding the whole batch back. A lone worker gets the whole
-            // group as one job (one guest call with a batch entry point).
-            let jobs = if self.workers > 1 {
-                self.workers * 4
-            } else {
-                1
-            };
-            let chunk = calls.len().div_ceil(jobs).max(1);
-            let mut calls = calls.into_iter().peekable();
-            while calls.peek().is_some() {
-                let job = Job {
-                    function: Arc::clone(&function),
-                    calls: calls.by_ref().take(chunk).collect(),
-                };
+            // Every worker that could help is told about the group; whichever are free
+            // drain it in shrinking chunks (see `Group`). A lone call needs one worker.
+            let helpers = self.workers.min(calls.len());
+            let group = Arc::new(Group::new(function, calls, self.workers));
+            for _ in 0..helpers {
                 // Fails only if every worker is gone; the dropped calls then see `Abandoned`.
-                let _ = self.jobs.send(job);
+                let _ = self.groups.send(Arc::clone(&group));
             }
         }
     }

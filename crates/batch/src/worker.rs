@@ -1,9 +1,12 @@
-//! Worker threads: each owns its executor state and runs jobs from the shared channel.
+//! Worker threads: each owns its executor state and drains the groups sent to it.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
+use std::collections::VecDeque;
+
 use crossbeam::channel::Receiver;
+use parking_lot::Mutex;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 
 use crate::error::BatchError;
@@ -20,10 +23,35 @@ pub(crate) struct Call<Err> {
     pub(crate) _permit: OwnedSemaphorePermit,
 }
 
-/// Calls of one function, run by one worker.
-pub(crate) struct Job<Err> {
+/// The calls of one function from one flushed batch, shared by the workers that drain it.
+///
+/// With several workers, chunks are taken by guided self-scheduling: each take is
+/// `ceil(remaining / (2 × workers))` calls. Early chunks are large (few hand-offs, few guest
+/// calls through a batch entry point); the last ones are single calls, so workers finish
+/// within about one call of each other however late one of them started or however unevenly
+/// the calls cost. A lone worker takes the whole group as one chunk (one guest call with a
+/// batch entry point).
+pub(crate) struct Group<Err> {
     pub(crate) function: Arc<str>,
-    pub(crate) calls: Vec<Call<Err>>,
+    calls: Mutex<VecDeque<Call<Err>>>,
+    divisor: usize,
+}
+
+impl<Err> Group<Err> {
+    pub(crate) fn new(function: Arc<str>, calls: Vec<Call<Err>>, workers: usize) -> Self {
+        Self {
+            function,
+            calls: Mutex::new(calls.into()),
+            divisor: if workers <= 1 { 1 } else { 2 * workers },
+        }
+    }
+
+    /// The next chunk; empty once the group is drained.
+    fn take(&self) -> Vec<Call<Err>> {
+        let mut calls = self.calls.lock();
+        let n = calls.len().div_ceil(self.divisor);
+        calls.drain(..n).collect()
+    }
 }
 
 pub(crate) struct Worker<E: BatchExecutor> {
@@ -31,7 +59,8 @@ pub(crate) struct Worker<E: BatchExecutor> {
     pub(crate) state: Option<E::Worker>,
     /// Why the state is missing, when it is.
     pub(crate) init_error: Option<Box<str>>,
-    pub(crate) jobs: Receiver<Job<E::Error>>,
+    /// Groups to help drain; a group is sent once per worker that may work on it.
+    pub(crate) groups: Receiver<Arc<Group<E::Error>>>,
     pub(crate) counters: Arc<Counters>,
     /// Never sent on: dropped when the thread exits, which `shutdown` waits for.
     pub(crate) _done: mpsc::Sender<()>,
@@ -39,8 +68,14 @@ pub(crate) struct Worker<E: BatchExecutor> {
 
 impl<E: BatchExecutor> Worker<E> {
     pub(crate) fn run(mut self) {
-        while let Ok(job) = self.jobs.recv() {
-            self.run_job(job);
+        while let Ok(group) = self.groups.recv() {
+            loop {
+                let chunk = group.take();
+                if chunk.is_empty() {
+                    break;
+                }
+                self.run_chunk(&group.function, chunk);
+            }
         }
     }
 
@@ -83,8 +118,7 @@ impl<E: BatchExecutor> Worker<E> {
         }
     }
 
-    fn run_job(&mut self, job: Job<E::Error>) {
-        let Job { function, calls } = job;
+    fn run_chunk(&mut self, function: &Arc<str>, calls: Vec<Call<E::Error>>) {
         let before = calls.len();
         // A caller that dropped its future no longer needs its call.
         let live: Vec<Call<E::Error>> =
@@ -108,7 +142,7 @@ impl<E: BatchExecutor> Worker<E> {
         let batch = {
             let args: Vec<&[u8]> = live.iter().map(|c| c.args.as_slice()).collect();
             catch_unwind(AssertUnwindSafe(|| {
-                executor.execute_batch(state, &function, &args)
+                executor.execute_batch(state, function, &args)
             }))
         };
         match batch {
@@ -116,7 +150,7 @@ impl<E: BatchExecutor> Worker<E> {
                 self.counters.guest_batch();
                 if results.len() == live.len() {
                     for (call, result) in live.into_iter().zip(results) {
-                        self.answer(call, Self::call_result(&function, result));
+                        self.answer(call, Self::call_result(function, result));
                     }
                 } else {
                     let got = results.len();
@@ -131,7 +165,7 @@ impl<E: BatchExecutor> Worker<E> {
                     }
                 }
             }
-            Ok(None) => self.run_one_by_one(&function, live),
+            Ok(None) => self.run_one_by_one(function, live),
             Err(_panic) => {
                 self.state = None;
                 for call in live {
@@ -145,8 +179,12 @@ impl<E: BatchExecutor> Worker<E> {
         }
     }
 
+    /// Runs the calls one after another and answers them together at the end: one wake-up
+    /// of the callers' runtime per chunk rather than per call, which on a busy machine
+    /// would preempt a worker each time.
     fn run_one_by_one(&mut self, function: &str, live: Vec<Call<E::Error>>) {
         let executor = Arc::clone(&self.executor);
+        let mut done = Vec::with_capacity(live.len());
         for call in live {
             if call.reply.is_closed() {
                 self.counters.skipped(1);
@@ -157,22 +195,59 @@ impl<E: BatchExecutor> Worker<E> {
             }
             let Some(state) = self.state.as_mut() else {
                 let err = self.unavailable();
-                self.answer(call, Err(err));
+                done.push((call, Err(err)));
                 continue;
             };
             let outcome = catch_unwind(AssertUnwindSafe(|| {
                 executor.execute(state, function, &call.args)
             }));
             match outcome {
-                Ok(result) => self.answer(call, Self::call_result(function, result)),
+                Ok(result) => done.push((call, Self::call_result(function, result))),
                 Err(_panic) => {
                     self.state = None;
                     let err = BatchError::Panicked {
                         function: function.into(),
                     };
-                    self.answer(call, Err(err));
+                    done.push((call, Err(err)));
                 }
             }
         }
+        for (call, result) in done {
+            self.answer(call, result);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn calls(n: usize) -> Vec<Call<()>> {
+        let permits = Arc::new(tokio::sync::Semaphore::new(n));
+        (0..n)
+            .map(|i| Call {
+                args: vec![u8::try_from(i % 256).unwrap_or(0)],
+                reply: oneshot::channel().0,
+                _permit: Arc::clone(&permits).try_acquire_owned().expect("permit"),
+            })
+            .collect()
+    }
+
+    /// Chunks shrink to single calls, keep the submission order and cover every call once.
+    #[test]
+    fn chunks_are_guided() {
+        let group = Group::new("f".into(), calls(64), 2);
+        let mut sizes = Vec::new();
+        let mut seen = Vec::new();
+        loop {
+            let chunk = group.take();
+            if chunk.is_empty() {
+                break;
+            }
+            sizes.push(chunk.len());
+            seen.extend(chunk.iter().map(|c| c.args[0]));
+        }
+        assert_eq!(sizes, [16, 12, 9, 7, 5, 4, 3, 2, 2, 1, 1, 1, 1]);
+        assert_eq!(seen, (0..64u8).collect::<Vec<_>>());
     }
 }

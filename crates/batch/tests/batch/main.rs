@@ -725,7 +725,7 @@ fn config_setters_clamp_and_report() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_batch_is_split_into_four_jobs_per_worker() {
+async fn a_group_is_drained_in_guided_chunks() {
     let config = BatchConfig::new()
         .batch_size(16)
         .batch_timeout(Duration::from_secs(3600))
@@ -743,6 +743,7 @@ async fn a_batch_is_split_into_four_jobs_per_worker() {
     }
     let s = processor.stats();
     assert_eq!(s.batches_by_size, 1);
-    // 16 calls, 2 workers: 8 jobs of 2 calls, each one guest batch call.
+    // 16 calls, 2 workers: each take is ceil(remaining / 4) calls, so the chunks are
+    // 4, 3, 3, 2, 1, 1, 1, 1 whichever worker takes them: 8 guest batch calls.
     assert_eq!(s.guest_batches, 8, "{s:?}");
 }
