@@ -352,9 +352,14 @@ impl CompilationCache {
                     "wasm_sandbox_cache_compile_errors_total",
                     1,
                 );
-                return Err(CacheError::Compile {
-                    message: format!("{e:#}"),
-                });
+                // wasmtime reads anything without the binary magic as WAT text.
+                let message = if !wasm.starts_with(b"\0asm") && std::str::from_utf8(wasm).is_err() {
+                    "neither a WebAssembly binary (no `\\0asm` header) nor WAT text (not UTF-8)"
+                        .into()
+                } else {
+                    format!("{e:#}")
+                };
+                return Err(CacheError::Compile { message });
             }
         };
         bump(

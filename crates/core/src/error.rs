@@ -226,6 +226,11 @@ pub enum TrapCode {
     BadConversionToInteger,
     /// The guest executed `unreachable` (C `abort()` ends here too).
     UnreachableCodeReached,
+    /// A wasm exception (`throw`) left the guest uncaught.
+    UncaughtException,
+    /// A GC allocation (`struct.new`, `array.new`, ...) found no room: the GC heap grows
+    /// only within the store's memory limit.
+    GcHeapOutOfMemory,
     /// Any other trap.
     Other,
 }
@@ -243,6 +248,10 @@ impl std::fmt::Display for TrapCode {
             TrapCode::IntegerDivisionByZero => "integer divide by zero",
             TrapCode::BadConversionToInteger => "invalid conversion to integer",
             TrapCode::UnreachableCodeReached => "unreachable instruction executed",
+            TrapCode::UncaughtException => "uncaught wasm exception",
+            TrapCode::GcHeapOutOfMemory => {
+                "GC heap out of memory (the GC heap grows only within the memory limit)"
+            }
             TrapCode::Other => "trap",
         })
     }
@@ -414,6 +423,12 @@ pub(crate) fn from_call_error(err: wasmtime::Error, ctx: &CallContext) -> Error 
     if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
         return Error::Exit { code: exit.0 };
     }
+    if let Some(code) = guest_failure(&err) {
+        return Error::Trap {
+            code,
+            message: backtrace_of(&err).into(),
+        };
+    }
     if let Some(trap) = err.downcast_ref::<wasmtime::Trap>() {
         match trap {
             wasmtime::Trap::OutOfFuel => {
@@ -428,13 +443,9 @@ pub(crate) fn from_call_error(err: wasmtime::Error, ctx: &CallContext) -> Error 
             }
             _ => {}
         }
-        let message = err
-            .downcast_ref::<wasmtime::WasmBacktrace>()
-            .map(describe_backtrace)
-            .unwrap_or_default();
         return Error::Trap {
             code: TrapCode::from(*trap),
-            message: message.into(),
+            message: backtrace_of(&err).into(),
         };
     }
     if let Some(e) = err.downcast_ref::<Error>() {
@@ -443,6 +454,24 @@ pub(crate) fn from_call_error(err: wasmtime::Error, ctx: &CallContext) -> Error 
     Error::Engine {
         reason: format!("{err:#}").into(),
     }
+}
+
+/// Guest failures that wasmtime reports as errors of their own rather than as a
+/// [`wasmtime::Trap`], with the trap code they are reported as.
+fn guest_failure(err: &wasmtime::Error) -> Option<TrapCode> {
+    if err.is::<wasmtime::ThrownException>() {
+        Some(TrapCode::UncaughtException)
+    } else if err.is::<wasmtime::GcHeapOutOfMemory<()>>() {
+        Some(TrapCode::GcHeapOutOfMemory)
+    } else {
+        None
+    }
+}
+
+fn backtrace_of(err: &wasmtime::Error) -> String {
+    err.downcast_ref::<wasmtime::WasmBacktrace>()
+        .map(describe_backtrace)
+        .unwrap_or_default()
 }
 
 /// The innermost frames of a trap, as `in f (function 3) at 0x174 <- ...`.
@@ -480,10 +509,15 @@ fn clone_error(e: &Error) -> Error {
 }
 
 /// Converts an error from compiling or linking a module.
-pub(crate) fn from_compile_error(err: wasmtime::Error) -> Error {
-    Error::InvalidModule {
-        reason: format!("{err:#}").into(),
-    }
+pub(crate) fn from_compile_error(wasm: &[u8], err: wasmtime::Error) -> Error {
+    // wasmtime reads anything without the binary magic as WAT text, and says
+    // only "input bytes aren't valid utf-8" of a random or truncated file.
+    let reason = if !wasm.starts_with(b"\0asm") && std::str::from_utf8(wasm).is_err() {
+        "neither a WebAssembly binary (no `\\0asm` header) nor WAT text (not UTF-8)".into()
+    } else {
+        format!("{err:#}").into()
+    };
+    Error::InvalidModule { reason }
 }
 
 /// Converts an error from instantiating a module.
@@ -508,6 +542,7 @@ pub(crate) fn from_instantiate_error(
     // `_initialize`) under the same limits as a call, and fails the same ways.
     if err.is::<DeadlineExceeded>()
         || err.downcast_ref::<wasmtime::Trap>().is_some()
+        || guest_failure(&err).is_some()
         || err.downcast_ref::<wasmtime_wasi::I32Exit>().is_some()
     {
         return from_call_error(err, ctx);

@@ -178,8 +178,8 @@ impl Sandbox {
     /// [`Error::ImportNotAllowed`] for an import the sandbox does not provide.
     pub fn compile(&self, wasm: &[u8]) -> Result<Module> {
         let start = Instant::now();
-        let module =
-            wasmtime::Module::new(&self.inner.engine, wasm).map_err(error::from_compile_error)?;
+        let module = wasmtime::Module::new(&self.inner.engine, wasm)
+            .map_err(|e| error::from_compile_error(wasm, e))?;
         self.inner.metrics.record_compile(start.elapsed());
         self.adopt_with_hash(module, *blake3::hash(wasm).as_bytes())
     }

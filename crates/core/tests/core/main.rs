@@ -220,6 +220,85 @@ mod errors {
             let err = sandbox().compile(bytes).unwrap_err();
             assert!(matches!(err, Error::InvalidModule { .. }), "{err}");
         }
+        // A binary without the magic is read as WAT; say what it is not.
+        let err = sandbox().compile(&[0xff, 0xfe, 0x00, 0x61]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("neither a WebAssembly binary (no `\\0asm` header) nor WAT text"),
+            "{err}"
+        );
+    }
+
+    /// Guest failures that wasmtime reports as errors of their own, not as a
+    /// `wasmtime::Trap`, are traps with a code too, in calls and in start
+    /// functions alike.
+    #[test]
+    fn uncaught_exceptions_and_gc_heap_exhaustion_are_traps() {
+        let s = with_limits(ResourceLimits {
+            max_memory: 16 << 20,
+            ..Default::default()
+        });
+        let thrower = s
+            .compile(b"(module (tag $t) (func (export \"f\") (throw $t)))")
+            .unwrap();
+        let err = thrower
+            .instantiate()
+            .unwrap()
+            .call_typed::<(), ()>("f", ())
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Trap {
+                    code: TrapCode::UncaughtException,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let at_start = s
+            .compile(b"(module (tag $t) (func $s (throw $t)) (start $s))")
+            .unwrap();
+        let err = at_start.instantiate().unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Trap {
+                    code: TrapCode::UncaughtException,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // A linked list of live GC objects: it cannot be collected, so the GC
+        // heap fills up to the memory limit.
+        let hoarder = s
+            .compile(
+                br#"(module
+                  (type $n (struct (field (ref null $n)) (field i64) (field i64)))
+                  (func (export "f")
+                    (local $head (ref null $n))
+                    (loop $l
+                      (local.set $head (struct.new $n (local.get $head) (i64.const 1) (i64.const 2)))
+                      (br $l))))"#,
+            )
+            .unwrap();
+        let err = hoarder
+            .instantiate()
+            .unwrap()
+            .call_typed::<(), ()>("f", ())
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Trap {
+                    code: TrapCode::GcHeapOutOfMemory,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("within the memory limit"), "{err}");
     }
 
     #[test]
