@@ -238,66 +238,35 @@ mod errors {
             max_memory: 16 << 20,
             ..Default::default()
         });
-        let thrower = s
-            .compile(b"(module (tag $t) (func (export \"f\") (throw $t)))")
-            .unwrap();
-        let err = thrower
-            .instantiate()
-            .unwrap()
-            .call_typed::<(), ()>("f", ())
-            .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                Error::Trap {
-                    code: TrapCode::UncaughtException,
-                    ..
-                }
-            ),
-            "{err}"
-        );
-        let at_start = s
-            .compile(b"(module (tag $t) (func $s (throw $t)) (start $s))")
-            .unwrap();
-        let err = at_start.instantiate().unwrap_err();
-        assert!(
-            matches!(
-                err,
-                Error::Trap {
-                    code: TrapCode::UncaughtException,
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        let call_f = |wat: &[u8]| {
+            s.compile(wat)
+                .unwrap()
+                .instantiate()
+                .and_then(|mut i| i.call_typed::<(), ()>("f", ()))
+                .unwrap_err()
+        };
+        let code = |err: &Error| match err {
+            Error::Trap { code, .. } => Some(*code),
+            _ => None,
+        };
+        let err = call_f(b"(module (tag $t) (func (export \"f\") (throw $t)))");
+        assert_eq!(code(&err), Some(TrapCode::UncaughtException), "{err}");
+        // Thrown by the start function: instantiation fails the same way.
+        let err =
+            call_f(b"(module (tag $t) (func $s (throw $t)) (start $s) (func (export \"f\")))");
+        assert_eq!(code(&err), Some(TrapCode::UncaughtException), "{err}");
         // A linked list of live GC objects: it cannot be collected, so the GC
         // heap fills up to the memory limit.
-        let hoarder = s
-            .compile(
-                br#"(module
-                  (type $n (struct (field (ref null $n)) (field i64) (field i64)))
-                  (func (export "f")
-                    (local $head (ref null $n))
-                    (loop $l
-                      (local.set $head (struct.new $n (local.get $head) (i64.const 1) (i64.const 2)))
-                      (br $l))))"#,
-            )
-            .unwrap();
-        let err = hoarder
-            .instantiate()
-            .unwrap()
-            .call_typed::<(), ()>("f", ())
-            .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                Error::Trap {
-                    code: TrapCode::GcHeapOutOfMemory,
-                    ..
-                }
-            ),
-            "{err}"
+        let err = call_f(
+            br#"(module
+              (type $n (struct (field (ref null $n)) (field i64) (field i64)))
+              (func (export "f")
+                (local $head (ref null $n))
+                (loop $l
+                  (local.set $head (struct.new $n (local.get $head) (i64.const 1) (i64.const 2)))
+                  (br $l))))"#,
         );
+        assert_eq!(code(&err), Some(TrapCode::GcHeapOutOfMemory), "{err}");
         assert!(err.to_string().contains("within the memory limit"), "{err}");
     }
 
