@@ -29,8 +29,9 @@ struct Submit<Err> {
 ///   first. A dedicated tokio task sleeps until the oldest call's deadline.
 /// - A flushed batch is grouped by function. The worker threads drain each group in
 ///   shrinking chunks (a chunk is `ceil(remaining / (2 × workers))` calls; the whole group
-///   with one worker), so they finish together; a chunk runs through [`execute_batch`](BatchExecutor::execute_batch) if the
-///   executor supports it, else call by call, and its answers are delivered when it ends.
+///   with one worker), so they finish together. A chunk runs through
+///   [`execute_batch`](BatchExecutor::execute_batch) if the executor supports it, else call
+///   by call, and its answers are delivered when it ends.
 /// - Each caller gets exactly its own result through its own channel. A caller that drops
 ///   its future does not disturb the others, and its call is skipped if it has not run yet.
 /// - At most [`queue_capacity`](BatchConfig::queue_capacity) calls are accepted and not yet

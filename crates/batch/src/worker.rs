@@ -1,9 +1,8 @@
 //! Worker threads: each owns its executor state and drains the groups sent to it.
 
+use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-
-use std::collections::VecDeque;
 
 use crossbeam::channel::Receiver;
 use parking_lot::Mutex;

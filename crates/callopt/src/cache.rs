@@ -2,11 +2,12 @@
 //!
 //! Each shard is a `parking_lot::Mutex` over a slab of entries threaded on two intrusive
 //! lists: recency (for LRU eviction) and insertion order (for TTL expiry: every entry has the
-//! same TTL, so the oldest insertion is always the first to expire). The links, key hashes and
-//! expiry times sit in one dense array apart from the keys and values, and the index
-//! (`hashbrown::HashTable`) holds slot numbers only, so each key is stored once. Every shard operation first
-//! drops the shard's expired entries, which is O(1) when nothing has expired. No lock is held
-//! while a guest call runs: the optimizer looks up, releases the shard, executes, then inserts.
+//! same TTL, so the oldest insertion is always the first to expire). The links, key hashes
+//! and expiry times sit in one dense array apart from the keys and values, and the index
+//! (`hashbrown::HashTable`) holds slot numbers only, so each key is stored once. Every shard
+//! operation first drops the shard's expired entries, which is O(1) when nothing has expired.
+//! No lock is held while a guest call runs: the optimizer looks up, releases the shard,
+//! executes, then inserts.
 
 use std::fmt;
 use std::sync::Arc;
