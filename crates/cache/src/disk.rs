@@ -275,9 +275,12 @@ impl DiskLayer {
             art_tmp
                 .persist(&art_path)
                 .map_err(|e| CacheError::io(art_path.clone(), e.error))?;
-            meta_tmp
-                .persist(&meta_path)
-                .map_err(|e| CacheError::io(meta_path.clone(), e.error))?;
+            if let Err(e) = meta_tmp.persist(&meta_path) {
+                // Never leave half a pair behind: no entry is only a miss.
+                let _ = fs::remove_file(&meta_path);
+                let _ = fs::remove_file(&art_path);
+                return Err(CacheError::io(meta_path.clone(), e.error));
+            }
         }
         // Make the renames durable. Best effort: a lost rename is only a cache miss.
         if let Ok(dir) = sys::open_dir(&self.dir) {
@@ -287,18 +290,48 @@ impl DiskLayer {
     }
 
     fn write_temp(&self, bytes: &[u8]) -> Result<tempfile::NamedTempFile, CacheError> {
-        let mut tmp = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .tempfile_in(&self.dir)
-            .map_err(|e| CacheError::io(self.dir.clone(), e))?;
-        // Marks the file as being written: the cleaner skips temporary files it cannot
-        // lock, and the kernel drops the lock when this process dies.
-        let _ = tmp.as_file().try_lock();
+        let mut tmp = self.locked_temp()?;
         let path = tmp.path().to_path_buf();
         tmp.write_all(bytes)
             .and_then(|()| tmp.as_file().sync_all())
             .map_err(|e| CacheError::io(path, e))?;
         Ok(tmp)
+    }
+
+    /// A new temporary file in the cache directory, locked as being written: the cleaner
+    /// (`remove_dead_temps`, in any process) skips temporary files it cannot lock, and the
+    /// kernel drops the lock when this process dies.
+    ///
+    /// Between creating the file and locking it, a cleaner can find it unlocked, take it
+    /// for a dead writer's, and unlink it (a write into it would then vanish, and a pair
+    /// could lose its header). So the lock is waited for, not tried, and the file is kept
+    /// only if its path still names it once locked; otherwise another one is made.
+    fn locked_temp(&self) -> Result<tempfile::NamedTempFile, CacheError> {
+        const ATTEMPTS: usize = 8;
+        let io_err = |e| CacheError::io(self.dir.clone(), e);
+        for _ in 0..ATTEMPTS {
+            let tmp = tempfile::Builder::new()
+                .prefix(TEMP_PREFIX)
+                .tempfile_in(&self.dir)
+                .map_err(io_err)?;
+            // Blocks only while a cleaner that found the file first holds it; such a
+            // cleaner unlinks it before letting go.
+            if let Err(e) = tmp.as_file().lock()
+                && e.kind() != io::ErrorKind::Unsupported
+            {
+                return Err(io_err(e));
+            }
+            let ours = tmp.as_file().metadata().map_err(io_err)?;
+            match fs::symlink_metadata(tmp.path()) {
+                Ok(linked) if sys::same_file(&ours, &linked) => return Ok(tmp),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err(e)),
+            }
+        }
+        Err(io_err(io::Error::other(format!(
+            "{ATTEMPTS} temporary files in a row were removed by a concurrent cleaner"
+        ))))
     }
 
     /// Unlinks the files of `keys`. Unlinking is safe for modules loaded from them: the

@@ -57,3 +57,8 @@ pub(crate) fn create_private_dir(path: &Path) -> io::Result<()> {
 pub(crate) fn open_dir(path: &Path) -> io::Result<File> {
     File::open(path)
 }
+
+/// Whether two metadata describe the same inode.
+pub(crate) fn same_file(a: &Metadata, b: &Metadata) -> bool {
+    a.dev() == b.dev() && a.ino() == b.ino()
+}

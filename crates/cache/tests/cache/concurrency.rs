@@ -79,7 +79,11 @@ fn four_processes_writing_one_key_leave_one_valid_artifact() {
             .find_map(|l| l.find("CHILD-STATS").map(|at| &l[at..]))
             .expect("child printed its stats");
         // No reader in any process ever saw a mismatched or partial pair.
-        assert!(line.contains("corrupt=0 "), "{line}");
+        assert!(
+            line.contains("corrupt=0 "),
+            "{line}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let compiles: u64 = line
             .rsplit("compiles=")
             .next()
