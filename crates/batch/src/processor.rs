@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use bytes::Bytes;
 use crossbeam::channel as cb;
 use tokio::sync::{Mutex as AsyncMutex, Semaphore, TryAcquireError, mpsc, oneshot};
 use tokio::time::Instant;
@@ -92,6 +93,9 @@ impl<E: BatchExecutor> BatchProcessor<E> {
                 init_error: None,
                 groups: group_rx.clone(),
                 counters: Arc::clone(&counters),
+                outbox: Vec::new(),
+                held_since: None,
+                hold: config.batch_timeout,
                 _done: done_tx.clone(),
             };
             std::thread::Builder::new()
@@ -129,6 +133,9 @@ impl<E: BatchExecutor> BatchProcessor<E> {
 
     /// Queues a call of `function` with encoded `args` and resolves to its encoded result.
     ///
+    /// `args` is anything that converts into [`Bytes`]: a `Vec<u8>` moves in without a copy,
+    /// and a `Bytes` shared by many calls is reference-counted rather than copied per call.
+    ///
     /// Nothing is queued until the future is first polled. Dropping the future afterwards
     /// withdraws the call if it has not run yet, and never affects other calls.
     ///
@@ -144,7 +151,7 @@ impl<E: BatchExecutor> BatchProcessor<E> {
     pub async fn call_batched(
         &self,
         function: &str,
-        args: Vec<u8>,
+        args: impl Into<Bytes>,
     ) -> Result<Vec<u8>, BatchError<E::Error>> {
         if self.closed.load(Ordering::Acquire) {
             return Err(BatchError::Shutdown);
@@ -169,7 +176,7 @@ impl<E: BatchExecutor> BatchProcessor<E> {
         let submit = Submit {
             function: Arc::from(function),
             call: Call {
-                args,
+                args: args.into(),
                 reply,
                 _permit: permit,
             },

@@ -3,7 +3,9 @@
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use crossbeam::channel::Receiver;
 use parking_lot::Mutex;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
@@ -12,12 +14,18 @@ use crate::error::BatchError;
 use crate::executor::BatchExecutor;
 use crate::stats::Counters;
 
-pub(crate) type Reply<Err> = oneshot::Sender<Result<Vec<u8>, BatchError<Err>>>;
+/// What a caller gets back.
+pub(crate) type Answer<Err> = Result<Vec<u8>, BatchError<Err>>;
+
+pub(crate) type Reply<Err> = oneshot::Sender<Answer<Err>>;
+
+/// An answered call, waiting to be sent.
+type Held<Err> = (Call<Err>, Answer<Err>);
 
 /// One accepted call. Dropping it frees its queue slot and, if unanswered, makes its caller
 /// see [`BatchError::Abandoned`].
 pub(crate) struct Call<Err> {
-    pub(crate) args: Vec<u8>,
+    pub(crate) args: Bytes,
     pub(crate) reply: Reply<Err>,
     pub(crate) _permit: OwnedSemaphorePermit,
 }
@@ -61,6 +69,15 @@ pub(crate) struct Worker<E: BatchExecutor> {
     /// Groups to help drain; a group is sent once per worker that may work on it.
     pub(crate) groups: Receiver<Arc<Group<E::Error>>>,
     pub(crate) counters: Arc<Counters>,
+    /// Answers not yet sent. Sending one wakes the callers' runtime thread, which on a machine
+    /// with as many workers as cores preempts a worker; so answers are held and sent together
+    /// when the worker finishes its part of a group, or once the oldest has been held for
+    /// `hold`, whichever comes first.
+    pub(crate) outbox: Vec<Held<E::Error>>,
+    /// When the oldest held answer was recorded.
+    pub(crate) held_since: Option<Instant>,
+    /// The longest an answer is held: the batch timeout.
+    pub(crate) hold: Duration,
     /// Never sent on: dropped when the thread exits, which `shutdown` waits for.
     pub(crate) _done: mpsc::Sender<()>,
 }
@@ -74,20 +91,39 @@ impl<E: BatchExecutor> Worker<E> {
                     break;
                 }
                 self.run_chunk(&group.function, chunk);
+                self.deliver_if_due();
             }
+            self.deliver();
         }
     }
 
-    fn answer(&self, call: Call<E::Error>, result: Result<Vec<u8>, BatchError<E::Error>>) {
+    /// Records the answer of a call; [`deliver`](Self::deliver) sends it.
+    fn answer(&mut self, call: Call<E::Error>, result: Answer<E::Error>) {
         self.counters.answered(result.is_ok());
-        // The caller may be gone; then there is nobody to tell.
-        let _ = call.reply.send(result);
+        self.held_since.get_or_insert_with(Instant::now);
+        self.outbox.push((call, result));
     }
 
-    fn call_result(
-        function: &str,
-        result: Result<Vec<u8>, E::Error>,
-    ) -> Result<Vec<u8>, BatchError<E::Error>> {
+    /// Sends the held answers if the oldest has been held for `hold`.
+    fn deliver_if_due(&mut self) {
+        if self
+            .held_since
+            .is_some_and(|since| since.elapsed() >= self.hold)
+        {
+            self.deliver();
+        }
+    }
+
+    /// Sends every held answer.
+    fn deliver(&mut self) {
+        self.held_since = None;
+        for (call, result) in self.outbox.drain(..) {
+            // The caller may be gone; then there is nobody to tell.
+            let _ = call.reply.send(result);
+        }
+    }
+
+    fn call_result(function: &str, result: Result<Vec<u8>, E::Error>) -> Answer<E::Error> {
         result.map_err(|source| BatchError::Call {
             function: function.into(),
             source,
@@ -139,7 +175,7 @@ impl<E: BatchExecutor> Worker<E> {
 
         let executor = Arc::clone(&self.executor);
         let batch = {
-            let args: Vec<&[u8]> = live.iter().map(|c| c.args.as_slice()).collect();
+            let args: Vec<&[u8]> = live.iter().map(|c| c.args.as_ref()).collect();
             catch_unwind(AssertUnwindSafe(|| {
                 executor.execute_batch(state, function, &args)
             }))
@@ -178,12 +214,9 @@ impl<E: BatchExecutor> Worker<E> {
         }
     }
 
-    /// Runs the calls one after another and answers them together at the end: one wake-up
-    /// of the callers' runtime per chunk rather than per call, which on a busy machine
-    /// would preempt a worker each time.
+    /// Runs the calls one after another.
     fn run_one_by_one(&mut self, function: &str, live: Vec<Call<E::Error>>) {
         let executor = Arc::clone(&self.executor);
-        let mut done = Vec::with_capacity(live.len());
         for call in live {
             if call.reply.is_closed() {
                 self.counters.skipped(1);
@@ -194,25 +227,23 @@ impl<E: BatchExecutor> Worker<E> {
             }
             let Some(state) = self.state.as_mut() else {
                 let err = self.unavailable();
-                done.push((call, Err(err)));
+                self.answer(call, Err(err));
                 continue;
             };
             let outcome = catch_unwind(AssertUnwindSafe(|| {
                 executor.execute(state, function, &call.args)
             }));
             match outcome {
-                Ok(result) => done.push((call, Self::call_result(function, result))),
+                Ok(result) => self.answer(call, Self::call_result(function, result)),
                 Err(_panic) => {
                     self.state = None;
                     let err = BatchError::Panicked {
                         function: function.into(),
                     };
-                    done.push((call, Err(err)));
+                    self.answer(call, Err(err));
                 }
             }
-        }
-        for (call, result) in done {
-            self.answer(call, result);
+            self.deliver_if_due();
         }
     }
 }
@@ -225,7 +256,7 @@ mod tests {
         let permits = Arc::new(tokio::sync::Semaphore::new(n));
         (0..n)
             .map(|i| Call {
-                args: vec![u8::try_from(i % 256).unwrap_or(0)],
+                args: Bytes::from(vec![u8::try_from(i % 256).unwrap_or(0)]),
                 reply: oneshot::channel().0,
                 _permit: Arc::clone(&permits).try_acquire_owned().expect("permit"),
             })

@@ -63,6 +63,8 @@ struct Mock {
     /// Sleep a little, depending on the arguments, to shuffle completion order.
     delays: bool,
     gate: Option<Arc<Gate>>,
+    /// Sleep this long in every call.
+    sleep: Option<Duration>,
     workers_created: AtomicUsize,
     batch_calls: AtomicUsize,
     fail_new_worker_after: Option<usize>,
@@ -73,6 +75,9 @@ impl Mock {
         *worker += 1;
         if let Some(gate) = &self.gate {
             gate.wait();
+        }
+        if let Some(sleep) = self.sleep {
+            std::thread::sleep(sleep);
         }
         if self.delays {
             std::thread::sleep(Duration::from_micros(u64::from(args.len() as u8 % 4) * 40));
@@ -746,4 +751,45 @@ async fn a_group_is_drained_in_guided_chunks() {
     // 16 calls, 2 workers: each take is ceil(remaining / 4) calls, so the chunks are
     // 4, 3, 3, 2, 1, 1, 1, 1 whichever worker takes them: 8 guest batch calls.
     assert_eq!(s.guest_batches, 8, "{s:?}");
+}
+
+/// Answers are held to be sent together, but never longer than the batch timeout: in one
+/// long group on a lone worker, the first answers arrive while later calls still run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_answers_are_sent_within_the_batch_timeout() {
+    let per_call = Duration::from_millis(40);
+    let config = BatchConfig::new()
+        .batch_size(6)
+        .batch_timeout(Duration::from_millis(10))
+        .workers(1);
+    let mock = Mock {
+        sleep: Some(per_call),
+        ..Mock::default()
+    };
+    let processor = Arc::new(BatchProcessor::new(mock, config).expect("processor"));
+    let handles: Vec<_> = (0..6u8)
+        .map(|i| {
+            let processor = Arc::clone(&processor);
+            tokio::spawn(async move {
+                let out = processor.call_batched("f", vec![i]).await;
+                (i, out, std::time::Instant::now())
+            })
+        })
+        .collect();
+    let mut arrivals = Vec::new();
+    for h in handles {
+        let (i, out, at) = h.await.expect("task");
+        assert_eq!(out.expect("ok"), expected("f", &[i]));
+        arrivals.push(at);
+    }
+    let first = arrivals.iter().min().expect("six calls");
+    let last = arrivals.iter().max().expect("six calls");
+    // The six calls take 240 ms one after another. With every answer held to the end of the
+    // group they would all arrive together; held at most 10 ms, the first ones are sent after
+    // the second call (about 80 ms in), the last ones at about 240 ms.
+    assert!(
+        *last - *first >= 2 * per_call,
+        "answers arrived within {:?} of each other",
+        *last - *first
+    );
 }
