@@ -25,41 +25,72 @@ pub type ModuleHash = [u8; 32];
 /// Bytes charged per entry on top of the result and export name: the two 32-byte hashes.
 pub const KEY_OVERHEAD_BYTES: usize = 64;
 
-/// The identity of a memoized call: module content hash, export name, and the full 32-byte
-/// blake3 hash of the encoded argument bytes.
+/// The identity of a memoized call: module content hash, export name, and the encoded
+/// argument bytes, named exactly.
 ///
-/// No truncated (64-bit) hashes are used anywhere: two calls share an entry only if their
-/// module hashes are equal, their export names are equal, and their encoded arguments have the
-/// same 256-bit blake3 digest.
+/// Arguments of up to [`EXACT_ARGS_BYTES`] bytes (the scalar calls, where a key's cost
+/// matters most) are kept verbatim; longer ones by their full 256-bit blake3 digest. No
+/// truncated (64-bit) hash decides equality anywhere: two calls share an entry only if their
+/// module hashes are equal, their export names are equal, and their encoded arguments are
+/// equal bytes or have the same blake3 digest. The two forms cannot be confused: a key
+/// records which one it holds and, for the exact form, the length.
 #[derive(Clone, PartialEq, Eq)]
 pub struct MemoKey {
     module: ModuleHash,
     export: Arc<str>,
+    /// The arguments zero-padded (`form <= EXACT_ARGS_BYTES`) or their blake3 digest.
     args: [u8; 32],
+    /// The argument length in the exact form, [`DIGEST`] in the digest form.
+    form: u8,
+    /// 64 well-mixed bits of the arguments, which pick the shard and the table slot.
+    mix: u64,
+}
+
+/// Encoded arguments up to this length are kept verbatim in a [`MemoKey`] instead of hashed.
+pub const EXACT_ARGS_BYTES: usize = 32;
+
+/// `MemoKey::form` of a key that holds a blake3 digest.
+const DIGEST: u8 = u8::MAX;
+
+/// The process's secret seed for mixing exact arguments. Their 64-bit mix is a foldhash keyed
+/// with random secrets (hashbrown's own default hasher), so a caller who cannot read the mix
+/// cannot choose arguments that pile into one table slot; SipHash would do the same at four
+/// times the cost, and blake3 at ten.
+fn exact_seed() -> &'static foldhash::quality::RandomState {
+    static SEED: std::sync::OnceLock<foldhash::quality::RandomState> = std::sync::OnceLock::new();
+    SEED.get_or_init(foldhash::quality::RandomState::default)
+}
+
+fn word(bytes: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&bytes[..8]);
+    u64::from_le_bytes(w)
 }
 
 impl MemoKey {
     /// The key of calling `export` of the module hashed `module` with `encoded_args`.
     ///
-    /// The arguments are hashed with blake3; the encoding must be canonical (equal arguments
-    /// ⇒ equal bytes) for calls to hit. A non-canonical encoding only costs hits, never
-    /// correctness.
+    /// The encoding must be canonical (equal arguments ⇒ equal bytes) for calls to hit. A
+    /// non-canonical encoding only costs hits, never correctness.
     #[must_use]
     pub fn new(module: ModuleHash, export: impl Into<Arc<str>>, encoded_args: &[u8]) -> Self {
-        Self::from_parts(module, export, *blake3::hash(encoded_args).as_bytes())
-    }
-
-    /// A key from an already computed 32-byte hash of the encoded arguments.
-    #[must_use]
-    pub fn from_parts(
-        module: ModuleHash,
-        export: impl Into<Arc<str>>,
-        args_hash: [u8; 32],
-    ) -> Self {
+        let (args, form, mix) = if encoded_args.len() <= EXACT_ARGS_BYTES {
+            let mut args = [0u8; 32];
+            args[..encoded_args.len()].copy_from_slice(encoded_args);
+            let mix = std::hash::BuildHasher::hash_one(exact_seed(), encoded_args);
+            // Lengths up to 32 fit in a byte and never equal `DIGEST`.
+            (args, encoded_args.len() as u8, mix)
+        } else {
+            let digest = *blake3::hash(encoded_args).as_bytes();
+            // A cryptographic digest is uniform already: eight of its bytes are the mix.
+            (digest, DIGEST, word(&digest))
+        };
         Self {
             module,
             export: export.into(),
-            args: args_hash,
+            args,
+            form,
+            mix,
         }
     }
 
@@ -75,10 +106,17 @@ impl MemoKey {
         &self.export
     }
 
-    /// The blake3 hash of the encoded arguments.
+    /// The encoded arguments if they are kept verbatim (at most [`EXACT_ARGS_BYTES`] bytes).
     #[must_use]
-    pub fn args_hash(&self) -> &[u8; 32] {
-        &self.args
+    pub fn exact_args(&self) -> Option<&[u8]> {
+        (self.form != DIGEST).then(|| &self.args[..usize::from(self.form)])
+    }
+
+    /// The blake3 digest of the encoded arguments if they are longer than
+    /// [`EXACT_ARGS_BYTES`].
+    #[must_use]
+    pub fn args_digest(&self) -> Option<&[u8; 32]> {
+        (self.form == DIGEST).then_some(&self.args)
     }
 
     /// The bytes an entry with this key and a `value_len`-byte result is charged:
@@ -91,27 +129,14 @@ impl MemoKey {
     }
 
     fn shard_seed(&self) -> u64 {
-        let mut a = [0u8; 8];
-        let mut m = [0u8; 8];
-        a.copy_from_slice(&self.args[..8]);
-        m.copy_from_slice(&self.module[..8]);
-        u64::from_le_bytes(a) ^ u64::from_le_bytes(m).rotate_left(17)
+        self.mix ^ word(&self.module).rotate_left(17)
     }
-}
 
-impl MemoKey {
-    /// The key's hash in its shard's index. Keys are made of cryptographic hashes, so eight
-    /// of their bytes are already a uniform hash: feeding them to SipHash was the largest
-    /// single cost of a miss under callgrind (the `memo/miss` benchmark row measures a miss
-    /// as a whole). Bytes 8..16 are used here, not the first eight that pick the shard, so
-    /// the keys of one shard still spread over its table. Keys that differ only in their
-    /// export collide and are told apart by `Eq`.
+    /// The key's hash in its shard's index: the high half of the mix moved low, so the keys of
+    /// one shard (which share low bits of `shard_seed`) still spread over its table. Keys that
+    /// differ only in their export collide and are told apart by `Eq`.
     fn table_hash(&self) -> u64 {
-        let mut a = [0u8; 8];
-        let mut m = [0u8; 8];
-        a.copy_from_slice(&self.args[8..16]);
-        m.copy_from_slice(&self.module[8..16]);
-        u64::from_le_bytes(a) ^ u64::from_le_bytes(m).rotate_left(29)
+        self.mix.rotate_left(32) ^ word(&self.module[8..]).rotate_left(29)
     }
 }
 
@@ -127,7 +152,14 @@ impl fmt::Debug for MemoKey {
         f.debug_struct("MemoKey")
             .field("module", &Hex(&self.module[..8]))
             .field("export", &&*self.export)
-            .field("args", &Hex(&self.args[..8]))
+            .field(
+                if self.form == DIGEST {
+                    "args_digest"
+                } else {
+                    "args"
+                },
+                &Hex(&self.args[..8]),
+            )
             .finish()
     }
 }

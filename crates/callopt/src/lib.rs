@@ -1,9 +1,11 @@
 //! Opt-in memoization of pure WebAssembly export calls.
 //!
 //! A [`CallOptimizer`] sits in front of whatever executes a guest call. For an export the
-//! embedder **declared pure**, it keys the call by *(module content hash, export name, blake3
-//! of the encoded arguments)* and serves repeated calls from a bounded cache of encoded
-//! results. Every other call passes straight through.
+//! embedder **declared pure**, it keys the call by *(module content hash, export name, encoded
+//! arguments)* and serves repeated calls from a bounded cache of encoded results. Arguments
+//! of up to [`EXACT_ARGS_BYTES`] bytes are kept verbatim in the key, longer ones by their full
+//! blake3 digest; no truncated hash ever decides that two calls are the same. Every other
+//! call passes straight through.
 //!
 //! # Purity is declared, never guessed
 //!
@@ -88,7 +90,10 @@ mod optimizer;
 mod purity;
 mod stats;
 
-pub use cache::{CacheConfig, InsertOutcome, KEY_OVERHEAD_BYTES, MemoCache, MemoKey, ModuleHash};
+pub use cache::{
+    CacheConfig, EXACT_ARGS_BYTES, InsertOutcome, KEY_OVERHEAD_BYTES, MemoCache, MemoKey,
+    ModuleHash,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use codec::Codec;
 pub use error::{CallOptError, CodecError};

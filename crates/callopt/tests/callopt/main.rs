@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use wasm_sandbox_callopt::{
-    CacheConfig, CallOptError, CallOptStats, CallOptimizer, Codec, CodecError, InsertOutcome,
-    Lookup, ManualClock, MemoCache, MemoKey, ModuleHash, Route,
+    CacheConfig, CallOptError, CallOptStats, CallOptimizer, Codec, CodecError, EXACT_ARGS_BYTES,
+    InsertOutcome, Lookup, ManualClock, MemoCache, MemoKey, ModuleHash, Route,
 };
 
 const EXPORTS: [&str; 2] = ["a", "bb"];
@@ -18,11 +18,18 @@ fn module(i: u8) -> ModuleHash {
     *blake3::hash(&[i]).as_bytes()
 }
 
-/// A key from a small universe so that operations collide often.
+/// A key from a small universe so that operations collide often. Half the argument values
+/// are longer than `EXACT_ARGS_BYTES`, so keys of both forms (verbatim and blake3) mix.
 fn key(k: u8) -> MemoKey {
     let m = module(k % 2);
     let export = EXPORTS[usize::from((k / 2) % 2)];
-    MemoKey::new(m, export, &[k / 4])
+    let v = k / 4;
+    let args = if v.is_multiple_of(2) {
+        vec![v]
+    } else {
+        vec![v; EXACT_ARGS_BYTES + 8]
+    };
+    MemoKey::new(m, export, &args)
 }
 
 #[derive(Debug, Clone)]
@@ -344,6 +351,35 @@ fn errors_are_never_memoized() {
         (stats.errors, stats.misses, stats.hits, stats.entries),
         (2, 3, 1, 1)
     );
+}
+
+proptest! {
+    /// Two keys are equal exactly when their arguments are equal bytes, across both key forms
+    /// (verbatim up to `EXACT_ARGS_BYTES`, blake3 above): trailing zeros, lengths around the
+    /// boundary and arguments that look like a digest all stay apart.
+    #[test]
+    fn keys_are_equal_exactly_when_arguments_are(
+        a in proptest::collection::vec(prop_oneof![Just(0u8), any::<u8>()], 0..70),
+        b in proptest::collection::vec(prop_oneof![Just(0u8), any::<u8>()], 0..70),
+        pad in 0..3usize,
+    ) {
+        let mut b = b;
+        if pad > 0 {
+            // Often compare `a` with `a` plus trailing zeros.
+            b = a.clone();
+            b.extend(std::iter::repeat_n(0, pad));
+        }
+        let (ka, kb) = (MemoKey::new(module(0), "f", &a), MemoKey::new(module(0), "f", &b));
+        prop_assert_eq!(ka == kb, a == b);
+        prop_assert_eq!(ka.exact_args().is_some(), a.len() <= EXACT_ARGS_BYTES);
+        if let Some(exact) = ka.exact_args() {
+            prop_assert_eq!(exact, &a[..]);
+        }
+        // A key made of the digest bytes themselves is not the digest key.
+        if let Some(digest) = ka.args_digest() {
+            prop_assert!(MemoKey::new(module(0), "f", digest) != ka);
+        }
+    }
 }
 
 #[test]
