@@ -162,7 +162,10 @@ fn miss(ctx: &Ctx) -> RowResult {
     // Attribution: the same misses with a cache small enough to stay in the CPU's caches.
     // The difference is memory latency: the least recently used entry that a full cache
     // evicts was last touched thousands of misses (and guest calls) ago.
-    let small = CallOptimizer::builder().pure("busy").max_entries(64).build();
+    let small = CallOptimizer::builder()
+        .pure("busy")
+        .max_entries(64)
+        .build();
     let hot = run("memoized miss vs no optimizer, 64-entry cache", &small).with_measures(
         "Attribution for the row above: the same misses with a 64-entry cache, whose entries \
          stay in the CPU's caches; what remains is the optimizer's own instructions."
