@@ -17,9 +17,14 @@ use wasm_sandbox_bench::{Comparison, DiffConfig, Direction, Phase, Report};
 /// Options of `cargo xtask bench`.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct BenchArgs {
-    /// Few rounds per row: finishes in under 3 minutes on 2 cores (what CI smoke-tests).
-    #[arg(long)]
+    /// Few rounds per row: finishes in under 3 minutes on 2 cores.
+    #[arg(long, conflicts_with = "smoke")]
     quick: bool,
+    /// Check that the suite runs, not what it measures: every row at tiny sizes, built in the
+    /// dev profile (which shares its dependencies with `cargo test`, so no release build of
+    /// wasmtime), no instruction counts. Its ratios mean nothing. What CI runs.
+    #[arg(long)]
+    smoke: bool,
     /// Run only the row sets whose id contains this (repeatable), e.g. `call` or `compile/large`.
     #[arg(long)]
     only: Vec<String>,
@@ -53,31 +58,42 @@ pub(crate) fn run(root: &Path, args: &BenchArgs) -> Result<(), String> {
     let out = target.join("bench");
     std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
 
-    eprintln!(
-        "xtask bench: building the suite in release mode (the first build compiles wasmtime and takes several minutes)"
-    );
+    let (profile_dir, profile_args): (&str, &[&str]) = if args.smoke {
+        eprintln!("xtask bench: building the suite in the dev profile (smoke run)");
+        ("debug", &[])
+    } else {
+        eprintln!(
+            "xtask bench: building the suite in release mode (the first build compiles wasmtime and takes several minutes)"
+        );
+        ("release", &["--release"])
+    };
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    crate::run(Command::new(&cargo).current_dir(root).args([
-        "build",
-        "--release",
-        "-p",
-        "wasm-sandbox-benches",
-        "--bin",
-        "suite",
-    ]))?;
+    crate::run(
+        Command::new(&cargo)
+            .current_dir(root)
+            .arg("build")
+            .args(profile_args)
+            .args(["-p", "wasm-sandbox-benches", "--bin", "suite"]),
+    )?;
     let suite = target
-        .join("release")
+        .join(profile_dir)
         .join(format!("suite{}", std::env::consts::EXE_SUFFIX));
 
-    let mode = if args.quick { "quick" } else { "full" };
+    let mode = if args.smoke {
+        "smoke"
+    } else if args.quick {
+        "quick"
+    } else {
+        "full"
+    };
     let raw = out.join("suite.json");
     let started = Instant::now();
     run_suite(&suite, root, mode, &args.only, &raw, &out.join("suite.log"))?;
     let mut report = Report::load(&raw).map_err(|e| e.to_string())?;
     eprintln!("xtask bench: suite ran in {:.0?}", started.elapsed());
 
-    if args.no_callgrind {
-        eprintln!("xtask bench: instruction counts skipped (--no-callgrind)");
+    if args.no_callgrind || args.smoke {
+        eprintln!("xtask bench: instruction counts skipped (--no-callgrind or --smoke)");
     } else if !args.only.is_empty() && !args.only.iter().any(|o| o.contains("call")) {
         eprintln!("xtask bench: instruction counts skipped (--only excludes the call rows)");
     } else {

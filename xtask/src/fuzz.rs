@@ -3,6 +3,7 @@
 //! Installs `cargo-fuzz` if it is missing, lists the targets in `fuzz/` when none is named,
 //! runs each under libFuzzer (AddressSanitizer, cargo-fuzz's default) with
 //! `-max_total_time=N`, prints the executions per target, and fails if any target crashed.
+//! Each target is built with only its own Cargo feature, so `mempool` does not build wasmtime.
 //!
 //! New corpus entries go to `fuzz/target/corpus/<target>` (ignored by git); the committed
 //! seeds in `fuzz/corpus/<target>` are only read. A crash leaves its input in
@@ -130,9 +131,14 @@ fn run_target(fuzz_dir: &Path, target: &str, seconds: u64) -> Result<Report, Str
         .map_err(|e| format!("cannot create {}: {e}", work_corpus.display()))?;
     let seeds = fuzz_dir.join("corpus").join(target);
 
+    // Each target is built with only its own feature (fuzz/Cargo.toml), so the memory
+    // pool's target does not compile wasmtime.
+    let features = ["--no-default-features", "--features", target];
+
     // Build first, so the reported time is fuzzing time only.
     let built = Command::new("cargo")
         .args(["+nightly", "fuzz", "build", target])
+        .args(features)
         .current_dir(fuzz_dir)
         .status()
         .map_err(|e| format!("cannot run `cargo +nightly fuzz build {target}`: {e}"))?;
@@ -144,6 +150,7 @@ fn run_target(fuzz_dir: &Path, target: &str, seconds: u64) -> Result<Report, Str
 
     let mut cmd = Command::new("cargo");
     cmd.args(["+nightly", "fuzz", "run", target])
+        .args(features)
         .arg(&work_corpus)
         .current_dir(fuzz_dir)
         .stdout(Stdio::inherit())

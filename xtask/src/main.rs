@@ -3,8 +3,9 @@
 //! * `guests`: rebuild the C guests under `guests/c/` with Debian's clang for
 //!   wasm32-wasi (the built `.wasm` files are committed, so tests never need
 //!   clang).
-//! * `bench [--quick] [--baseline NAME] [--save-baseline NAME]`: build and run the
-//!   benchmark suite in release mode; write `target/bench/report.{md,json}` and SVG charts.
+//! * `bench [--quick | --smoke] [--baseline NAME] [--save-baseline NAME]`: build and run
+//!   the benchmark suite in release mode (`--smoke`: the dev profile, tiny sizes); write
+//!   `target/bench/report.{md,json}` and SVG charts.
 //! * `fuzz [TARGET] [--seconds N]`: run one cargo-fuzz target, or every
 //!   target for N seconds each, under AddressSanitizer; fails on a crash.
 
