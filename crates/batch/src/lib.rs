@@ -23,6 +23,9 @@
 //!   calls fail fast with [`BatchError::QueueFull`] or wait, per [`OverflowPolicy`].
 //! - [`BatchProcessor::shutdown`] (or drop) stops intake and completes every accepted call;
 //!   no caller ever hangs.
+//! - A worker sends its answers together when its part of a group is done (one wake-up of
+//!   the callers' runtime instead of one per call), but never later than
+//!   [`batch_timeout`](BatchConfig::batch_timeout) after a call finished.
 //!
 //! # Example
 //!

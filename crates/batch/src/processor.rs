@@ -32,7 +32,8 @@ struct Submit<Err> {
 ///   shrinking chunks (a chunk is `ceil(remaining / (2 × workers))` calls; the whole group
 ///   with one worker), so they finish together. A chunk runs through
 ///   [`execute_batch`](BatchExecutor::execute_batch) if the executor supports it, else call
-///   by call, and its answers are delivered when it ends.
+///   by call. A worker sends its answers when its part of the group is done, or once the
+///   oldest has waited [`batch_timeout`](BatchConfig::batch_timeout).
 /// - Each caller gets exactly its own result through its own channel. A caller that drops
 ///   its future does not disturb the others, and its call is skipped if it has not run yet.
 /// - At most [`queue_capacity`](BatchConfig::queue_capacity) calls are accepted and not yet
