@@ -20,9 +20,9 @@ pub(crate) struct BenchArgs {
     /// Few rounds per row: finishes in under 3 minutes on 2 cores.
     #[arg(long, conflicts_with = "smoke")]
     quick: bool,
-    /// Check that the suite runs, not what it measures: every row at tiny sizes, built in the
-    /// dev profile (which shares its dependencies with `cargo test`, so no release build of
-    /// wasmtime), no instruction counts. Its ratios mean nothing. What CI runs.
+    /// Check that the suite runs, not what it measures: every row at tiny sizes, on the
+    /// suite binary that `cargo test --workspace` builds (so no release build of wasmtime),
+    /// no instruction counts. Its ratios mean nothing. What CI runs.
     #[arg(long)]
     smoke: bool,
     /// Run only the row sets whose id contains this (repeatable), e.g. `call` or `compile/large`.
@@ -50,6 +50,40 @@ pub(crate) struct BenchArgs {
     no_callgrind: bool,
 }
 
+/// Builds the workspace's tests (`cargo test --workspace --no-run`, a no-op right after
+/// `cargo test --workspace`) and returns the `suite` binary built with them. Building it with
+/// `cargo build -p` instead would resolve features for that one package and rebuild the
+/// Cranelift stack once more.
+fn test_build_suite(cargo: &str, root: &Path) -> Result<PathBuf, String> {
+    let output = Command::new(cargo)
+        .current_dir(root)
+        .args([
+            "test",
+            "--workspace",
+            "--no-run",
+            "--message-format=json-render-diagnostics",
+        ])
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run cargo test --no-run: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("cargo test --no-run failed with {}", output.status));
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|m| {
+            m["reason"] == "compiler-artifact"
+                && m["target"]["name"] == "suite"
+                && m["profile"]["test"] == false
+                && m["target"]["kind"]
+                    .as_array()
+                    .is_some_and(|k| k.iter().any(|k| k == "bin"))
+        })
+        .and_then(|m| m["executable"].as_str().map(PathBuf::from))
+        .ok_or_else(|| "cargo test --no-run built no `suite` binary".to_owned())
+}
+
 /// Runs `cargo xtask bench`.
 pub(crate) fn run(root: &Path, args: &BenchArgs) -> Result<(), String> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
@@ -58,26 +92,26 @@ pub(crate) fn run(root: &Path, args: &BenchArgs) -> Result<(), String> {
     let out = target.join("bench");
     std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
 
-    let (profile_dir, profile_args): (&str, &[&str]) = if args.smoke {
-        eprintln!("xtask bench: building the suite in the dev profile (smoke run)");
-        ("debug", &[])
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let suite = if args.smoke {
+        eprintln!("xtask bench: using the suite binary of the test build (smoke run)");
+        test_build_suite(&cargo, root)?
     } else {
         eprintln!(
             "xtask bench: building the suite in release mode (the first build compiles wasmtime and takes several minutes)"
         );
-        ("release", &["--release"])
+        crate::run(Command::new(&cargo).current_dir(root).args([
+            "build",
+            "--release",
+            "-p",
+            "wasm-sandbox-benches",
+            "--bin",
+            "suite",
+        ]))?;
+        target
+            .join("release")
+            .join(format!("suite{}", std::env::consts::EXE_SUFFIX))
     };
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    crate::run(
-        Command::new(&cargo)
-            .current_dir(root)
-            .arg("build")
-            .args(profile_args)
-            .args(["-p", "wasm-sandbox-benches", "--bin", "suite"]),
-    )?;
-    let suite = target
-        .join(profile_dir)
-        .join(format!("suite{}", std::env::consts::EXE_SUFFIX));
 
     let mode = if args.smoke {
         "smoke"

@@ -87,13 +87,10 @@ fn workers(ctx: &Ctx) -> RowResult {
         || submit_all(&rt, &processor, &args, calls),
         &ctx.config(Scale::Medium),
     )
-    .with_group("batch")
-    .with_phase(Phase::Execution)
     .with_names(
         "sequential Instance::call_bytes",
         "BatchProcessor, 2 workers",
     )
-    .with_throughput(InputSize::Items(calls as u64))
     .with_measures(format!(
         "{calls} calls of `process_batch` (ABI_WASM; JSON array of 2000 ints in, doubled out, \
          about {kb} KB each way) per sample: one after another on one instance, against \
@@ -130,10 +127,7 @@ fn workers(ctx: &Ctx) -> RowResult {
         &mut two_threads,
         &ctx.config(Scale::Medium),
     )
-    .with_group("batch")
-    .with_phase(Phase::Execution)
     .with_names("sequential Instance::call_bytes", "2 scoped threads")
-    .with_throughput(InputSize::Items(calls as u64))
     .with_measures(format!(
         "Attribution for the first row: the same {calls} calls shared out by two plain threads \
          (one spawned per sample) taking calls from one atomic counter, each with its own \
@@ -148,16 +142,20 @@ fn workers(ctx: &Ctx) -> RowResult {
         || submit_all(&rt, &processor, &args, calls),
         &ctx.config(Scale::Medium),
     )
-    .with_group("batch")
-    .with_phase(Phase::Execution)
     .with_names("2 scoped threads", "BatchProcessor, 2 workers")
-    .with_throughput(InputSize::Items(calls as u64))
     .with_measures(format!(
         "The two rows above head to head: {calls} calls through the BatchProcessor (queueing, \
          flushing, chunking, answering through channels) against the same calls on two plain \
          threads. 1.00x means the processor costs nothing over the threads themselves."
     ));
-    Ok(vec![row, ceiling, overhead])
+    Ok([row, ceiling, overhead]
+        .into_iter()
+        .map(|r| {
+            r.with_group("batch")
+                .with_phase(Phase::Execution)
+                .with_throughput(InputSize::Items(calls as u64))
+        })
+        .collect())
 }
 
 fn guest_entry(ctx: &Ctx) -> RowResult {
