@@ -53,8 +53,9 @@ impl BatchConfig {
     }
 
     /// Flush a batch when its oldest call has waited this long, even if it is not full, so a
-    /// lone call never waits forever. Also the longest a worker holds a finished call's
-    /// answer to send it with others. Default: 2 ms.
+    /// lone call never waits forever. Also how long a worker may hold a finished call's
+    /// answer to send it with others (checked between calls, so a call running at that
+    /// moment delays it until the call ends). Default: 2 ms.
     #[must_use]
     pub fn batch_timeout(mut self, batch_timeout: Duration) -> Self {
         self.batch_timeout = batch_timeout;

@@ -24,8 +24,9 @@
 //! - [`BatchProcessor::shutdown`] (or drop) stops intake and completes every accepted call;
 //!   no caller ever hangs.
 //! - A worker sends its answers together when its part of a group is done (one wake-up of
-//!   the callers' runtime instead of one per call), but never later than
-//!   [`batch_timeout`](BatchConfig::batch_timeout) after a call finished.
+//!   the callers' runtime instead of one per call), or earlier once the oldest has been
+//!   held for [`batch_timeout`](BatchConfig::batch_timeout). The check runs between calls:
+//!   a long call delays the answers held before it until it ends.
 //!
 //! # Example
 //!

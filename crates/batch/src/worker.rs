@@ -72,11 +72,12 @@ pub(crate) struct Worker<E: BatchExecutor> {
     /// Answers not yet sent. Sending one wakes the callers' runtime thread, which on a machine
     /// with as many workers as cores preempts a worker; so answers are held and sent together
     /// when the worker finishes its part of a group, or once the oldest has been held for
-    /// `hold`, whichever comes first.
+    /// `hold`, whichever comes first. The hold is checked between calls (a call cannot be
+    /// interrupted to send earlier answers).
     pub(crate) outbox: Vec<Held<E::Error>>,
     /// When the oldest held answer was recorded.
     pub(crate) held_since: Option<Instant>,
-    /// The longest an answer is held: the batch timeout.
+    /// How long an answer may be held: the batch timeout.
     pub(crate) hold: Duration,
     /// Never sent on: dropped when the thread exits, which `shutdown` waits for.
     pub(crate) _done: mpsc::Sender<()>,
