@@ -280,11 +280,11 @@ impl WasmSandboxBuilder {
     }
 
     /// Declares an export pure: its serde and byte calls are memoized, keyed
-    /// by the module's content hash, the export and a blake3 hash of the
-    /// encoded arguments. Only declare exports whose result depends on their
-    /// arguments alone: a guest can keep state between calls, and purity is
-    /// never guessed. Default: nothing is memoized. Needs the `callopt`
-    /// feature.
+    /// by the module's content hash, the export and the encoded arguments
+    /// (verbatim up to 32 bytes, else their blake3 digest). Only declare
+    /// exports whose result depends on their arguments alone: a guest can
+    /// keep state between calls, and purity is never guessed. Default:
+    /// nothing is memoized. Needs the `callopt` feature.
     #[cfg(feature = "callopt")]
     pub fn pure_export(mut self, export: impl Into<String>) -> Self {
         self.pure.push(export.into());
