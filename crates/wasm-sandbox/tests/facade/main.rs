@@ -343,6 +343,49 @@ mod batched {
         );
     }
 
+    /// A hostile call batched with others through the guest's batch entry point: its
+    /// memory bomb takes the whole guest batch call down, and the chunk is then run call by
+    /// call, so the bomb gets its own typed limit error and its neighbours their results.
+    #[tokio::test]
+    async fn a_failing_guest_batch_fails_only_the_call_that_broke_it() {
+        let sandbox = WasmSandbox::builder()
+            .max_memory(16 << 20)
+            .batching(
+                BatchConfig::new()
+                    .batch_size(8)
+                    .workers(1)
+                    .batch_timeout(Duration::from_secs(3600)),
+            )
+            .build()
+            .await
+            .unwrap();
+        sandbox.load(guests::ABI_WASM).await.unwrap();
+        let bomb = vec![7i32; 3_000_000];
+        let small = |i: i32| vec![i, i + 1];
+        let call = |v: Vec<i32>| {
+            let s = &sandbox;
+            async move { s.call_batched::<_, Vec<i32>>("process_batch", &v).await }
+        };
+        let (a, b, c, d, e, f, g, h) = tokio::join!(
+            call(small(0)),
+            call(small(1)),
+            call(small(2)),
+            call(bomb.clone()),
+            call(small(4)),
+            call(small(5)),
+            call(small(6)),
+            call(small(7)),
+        );
+        for (i, r) in [a, b, c, e, f, g, h].into_iter().enumerate() {
+            let i = if i >= 3 { i as i32 + 1 } else { i as i32 };
+            assert_eq!(r.unwrap(), vec![2 * i, 2 * i + 2]);
+        }
+        assert!(
+            matches!(d, Err(Error::LimitExceeded { .. })),
+            "the bomb gets its own limit error: {d:?}"
+        );
+    }
+
     #[tokio::test]
     async fn a_full_queue_is_a_typed_error() {
         let sandbox = std::sync::Arc::new(
