@@ -591,7 +591,10 @@ impl WasmSandbox {
     /// on worker threads, one instance each; an export `f` whose guest also
     /// exports `f__batch` runs a whole batch in one guest call
     /// (`docs/abi.md`). With tiering, the workers keep the tier the default
-    /// module had when the first batched call was made.
+    /// module had when the first batched call was made. An export declared
+    /// pure ([`WasmSandboxBuilder::pure_export`]) is looked up in the memo
+    /// cache first, which it shares with [`WasmSandbox::call`]: a hit is
+    /// answered without queueing, and a successful result is stored.
     ///
     /// # Errors
     ///
@@ -603,13 +606,32 @@ impl WasmSandbox {
         A: Serialize + ?Sized,
         R: DeserializeOwned,
     {
-        let input = self.codec.encode(args)?;
+        let input = bytes::Bytes::from(self.codec.encode(args)?);
         let processor = self.batcher()?;
-        let out = processor
-            .call_batched(export, input)
-            .await
-            .map_err(batching::convert)?;
+        let run = async {
+            processor
+                .call_batched(export, input.clone())
+                .await
+                .map_err(batching::convert)
+        };
+        #[cfg(feature = "callopt")]
+        let out: Arc<[u8]> = match self.optimizer.as_deref() {
+            Some(opt) => {
+                let hash = self.default()?.module().content_hash();
+                opt.call_async(&hash, export, &input, run).await?
+            }
+            None => run.await?.into(),
+        };
+        #[cfg(not(feature = "callopt"))]
+        let out = run.await?;
         self.codec.decode(&out)
+    }
+
+    /// The counters of the batch processor behind
+    /// [`WasmSandbox::call_batched`]; `None` before the first batched call.
+    #[cfg(feature = "batch")]
+    pub fn batch_stats(&self) -> Option<wasm_sandbox_batch::BatchStats> {
+        self.batcher.lock().as_ref().map(|(_, p)| p.stats())
     }
 
     /// The batch processor of the default module, made on first use.

@@ -224,6 +224,46 @@ mod memo {
         assert_eq!(stats.insertions, 2);
     }
 
+    /// Batched calls of a pure export share the memo cache with plain calls: a hit is
+    /// answered without a batch, a miss runs batched and is stored, errors never are.
+    #[tokio::test]
+    async fn batched_calls_of_pure_exports_are_memoized() {
+        let sandbox = WasmSandbox::builder()
+            .pure_export("process_batch")
+            .batching(wasm_sandbox::batch::BatchConfig::new().workers(1))
+            .build()
+            .await
+            .unwrap();
+        sandbox.load(guests::ABI_WASM).await.unwrap();
+        let a: Vec<i32> = sandbox.call("process_batch", &vec![1, 2]).await.unwrap();
+        let b: Vec<i32> = sandbox
+            .call_batched("process_batch", &vec![1, 2])
+            .await
+            .unwrap();
+        let c: Vec<i32> = sandbox
+            .call_batched("process_batch", &vec![3])
+            .await
+            .unwrap();
+        let d: Vec<i32> = sandbox.call("process_batch", &vec![3]).await.unwrap();
+        assert_eq!((a, b, c, d), (vec![2, 4], vec![2, 4], vec![6], vec![6]));
+        for _ in 0..2 {
+            let err = sandbox
+                .call_batched::<_, Vec<i32>>("process_batch", "garbage")
+                .await
+                .unwrap_err();
+            assert!(matches!(err, Error::Guest { .. }), "{err}");
+        }
+        let stats = sandbox.call_optimizer().unwrap().stats();
+        assert_eq!(
+            (stats.hits, stats.misses, stats.errors),
+            (2, 4, 2),
+            "{stats:?}"
+        );
+        // Only the two batched misses that succeeded or failed went through the queue.
+        let batch = sandbox.batch_stats().unwrap();
+        assert_eq!(batch.calls, 3, "{batch:?}");
+    }
+
     #[tokio::test]
     async fn memoized_and_direct_results_agree() {
         let memo = WasmSandbox::builder()
