@@ -20,6 +20,7 @@ pub enum OverflowPolicy {
 pub struct BatchConfig {
     pub(crate) batch_size: usize,
     pub(crate) batch_timeout: Duration,
+    pub(crate) answer_hold: Duration,
     pub(crate) workers: usize,
     pub(crate) queue_capacity: usize,
     pub(crate) overflow: OverflowPolicy,
@@ -30,6 +31,7 @@ impl Default for BatchConfig {
         Self {
             batch_size: 32,
             batch_timeout: Duration::from_millis(2),
+            answer_hold: Duration::from_millis(2),
             workers: std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
             queue_capacity: 4096,
             overflow: OverflowPolicy::Reject,
@@ -53,12 +55,23 @@ impl BatchConfig {
     }
 
     /// Flush a batch when its oldest call has waited this long, even if it is not full, so a
-    /// lone call never waits forever. Also how long a worker may hold a finished call's
-    /// answer to send it with others (checked between calls, so a call running at that
-    /// moment delays it until the call ends). Default: 2 ms.
+    /// lone call never waits forever. Default: 2 ms.
     #[must_use]
     pub fn batch_timeout(mut self, batch_timeout: Duration) -> Self {
         self.batch_timeout = batch_timeout;
+        self
+    }
+
+    /// How long a worker may hold a finished call's answer to send it together with the
+    /// answers of the calls after it. Sending an answer wakes the callers' runtime thread,
+    /// which on a machine with as many workers as cores preempts a worker, so a worker sends
+    /// its answers when its part of a group is done, or earlier once the oldest has been
+    /// held this long. The check runs between calls: a call running at that moment delays
+    /// the answers held before it until it ends. `Duration::ZERO` sends every answer as soon
+    /// as its call ends. Default: 2 ms.
+    #[must_use]
+    pub fn answer_hold(mut self, answer_hold: Duration) -> Self {
+        self.answer_hold = answer_hold;
         self
     }
 
@@ -95,6 +108,12 @@ impl BatchConfig {
     #[must_use]
     pub fn get_batch_timeout(&self) -> Duration {
         self.batch_timeout
+    }
+
+    /// The answer hold.
+    #[must_use]
+    pub fn get_answer_hold(&self) -> Duration {
+        self.answer_hold
     }
 
     /// The number of workers.

@@ -25,7 +25,7 @@
 //!   no caller ever hangs.
 //! - A worker sends its answers together when its part of a group is done (one wake-up of
 //!   the callers' runtime instead of one per call), or earlier once the oldest has been
-//!   held for [`batch_timeout`](BatchConfig::batch_timeout). The check runs between calls:
+//!   held for [`answer_hold`](BatchConfig::answer_hold). The check runs between calls:
 //!   a long call delays the answers held before it until it ends.
 //!
 //! # Example

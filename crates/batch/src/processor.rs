@@ -33,7 +33,7 @@ struct Submit<Err> {
 ///   with one worker), so they finish together. A chunk runs through
 ///   [`execute_batch`](BatchExecutor::execute_batch) if the executor supports it, else call
 ///   by call. A worker sends its answers when its part of the group is done, or once the
-///   oldest has waited [`batch_timeout`](BatchConfig::batch_timeout).
+///   oldest has waited [`answer_hold`](BatchConfig::answer_hold).
 /// - Each caller gets exactly its own result through its own channel. A caller that drops
 ///   its future does not disturb the others, and its call is skipped if it has not run yet.
 /// - At most [`queue_capacity`](BatchConfig::queue_capacity) calls are accepted and not yet
@@ -96,7 +96,7 @@ impl<E: BatchExecutor> BatchProcessor<E> {
                 counters: Arc::clone(&counters),
                 outbox: Vec::new(),
                 held_since: None,
-                hold: config.batch_timeout,
+                hold: config.answer_hold,
                 _done: done_tx.clone(),
             };
             std::thread::Builder::new()

@@ -77,7 +77,7 @@ pub(crate) struct Worker<E: BatchExecutor> {
     pub(crate) outbox: Vec<Held<E::Error>>,
     /// When the oldest held answer was recorded.
     pub(crate) held_since: Option<Instant>,
-    /// How long an answer may be held: the batch timeout.
+    /// How long an answer may be held ([`BatchConfig::answer_hold`](crate::BatchConfig::answer_hold)).
     pub(crate) hold: Duration,
     /// Never sent on: dropped when the thread exits, which `shutdown` waits for.
     pub(crate) _done: mpsc::Sender<()>,

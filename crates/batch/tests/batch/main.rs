@@ -725,6 +725,7 @@ fn config_setters_clamp_and_report() {
     let d = BatchConfig::default();
     assert_eq!(d.get_batch_size(), 32);
     assert_eq!(d.get_batch_timeout(), Duration::from_millis(2));
+    assert_eq!(d.get_answer_hold(), Duration::from_millis(2));
     assert_eq!(d.get_overflow(), OverflowPolicy::Reject);
     assert!(d.get_workers() >= 1);
 }
@@ -753,14 +754,15 @@ async fn a_group_is_drained_in_guided_chunks() {
     assert_eq!(s.guest_batches, 8, "{s:?}");
 }
 
-/// Answers are held to be sent together, but never longer than the batch timeout: in one
-/// long group on a lone worker, the first answers arrive while later calls still run.
+/// Answers are held to be sent together, but not past `answer_hold`: in one long group on a
+/// lone worker, the first answers arrive while later calls still run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_answers_are_sent_within_the_batch_timeout() {
     let per_call = Duration::from_millis(40);
     let config = BatchConfig::new()
         .batch_size(6)
-        .batch_timeout(Duration::from_millis(10))
+        .batch_timeout(Duration::from_secs(3600))
+        .answer_hold(Duration::from_millis(10))
         .workers(1);
     let mock = Mock {
         sleep: Some(per_call),
