@@ -426,39 +426,41 @@ mod batched {
         );
     }
 
-    #[tokio::test]
+    /// One call waits in a batch that is not full (for up to the 1 s batch timeout) and holds
+    /// the queue's only slot, so the next call must be refused with the typed error at once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_full_queue_is_a_typed_error() {
         let sandbox = std::sync::Arc::new(
             WasmSandbox::builder()
-                .timeout(Duration::from_secs(5))
                 .batching(
                     BatchConfig::new()
-                        .batch_size(1)
+                        .batch_size(2)
+                        .batch_timeout(Duration::from_secs(1))
                         .workers(1)
-                        .queue_capacity(2),
+                        .queue_capacity(1),
                 )
                 .build()
                 .await
                 .unwrap(),
         );
         sandbox.load(guests::ABI_WASM).await.unwrap();
-        let mut tasks = Vec::new();
-        for _ in 0..50 {
-            let s = std::sync::Arc::clone(&sandbox);
-            tasks.push(tokio::spawn(async move {
-                s.call_batched::<_, Vec<i32>>("process_batch", &vec![7; 20_000])
-                    .await
-            }));
+        let s = std::sync::Arc::clone(&sandbox);
+        let waiting = tokio::spawn(async move {
+            s.call_batched::<_, Vec<i32>>("process_batch", &vec![7; 3])
+                .await
+        });
+        while sandbox.batch_stats().is_none_or(|b| b.calls == 0) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        let mut full = 0;
-        for t in tasks {
-            match t.await.unwrap() {
-                Ok(v) => assert_eq!(v.len(), 20_000),
-                Err(Error::QueueFull { capacity: 2 }) => full += 1,
-                Err(other) => panic!("{other}"),
-            }
-        }
-        assert!(full > 0, "50 calls into a queue of 2 must overflow");
+        let refused = sandbox
+            .call_batched::<_, Vec<i32>>("process_batch", &vec![1])
+            .await;
+        assert!(
+            matches!(refused, Err(Error::QueueFull { capacity: 1 })),
+            "{refused:?}"
+        );
+        // The waiting call still runs, flushed by the timeout.
+        assert_eq!(waiting.await.unwrap().unwrap(), vec![14; 3]);
     }
 }
 
