@@ -570,7 +570,9 @@ impl WasmSandbox {
         let target = self.default()?;
         #[cfg(feature = "callopt")]
         {
-            memo::call_bytes(self.optimizer.as_deref(), &target, export, input).await
+            let hash = || target.module().content_hash();
+            let execute = target.call_bytes(export, input);
+            memo::call(self.optimizer.as_deref(), hash, export, input, execute).await
         }
         #[cfg(not(feature = "callopt"))]
         {
@@ -607,23 +609,20 @@ impl WasmSandbox {
         R: DeserializeOwned,
     {
         let input = bytes::Bytes::from(self.codec.encode(args)?);
-        let processor = self.batcher()?;
-        let run = async {
+        let (hash, processor) = self.batcher()?;
+        let execute = async {
             processor
                 .call_batched(export, input.clone())
                 .await
                 .map_err(batching::convert)
         };
         #[cfg(feature = "callopt")]
-        let out: Arc<[u8]> = match self.optimizer.as_deref() {
-            Some(opt) => {
-                let hash = self.default()?.module().content_hash();
-                opt.call_async(&hash, export, &input, run).await?
-            }
-            None => run.await?.into(),
-        };
+        let out = memo::call(self.optimizer.as_deref(), || hash, export, &input, execute).await?;
         #[cfg(not(feature = "callopt"))]
-        let out = run.await?;
+        let out = {
+            let _ = hash;
+            execute.await?
+        };
         self.codec.decode(&out)
     }
 
@@ -634,15 +633,22 @@ impl WasmSandbox {
         self.batcher.lock().as_ref().map(|(_, p)| p.stats())
     }
 
-    /// The batch processor of the default module, made on first use.
+    /// The batch processor of the default module, made on first use, with
+    /// the content hash of the module it runs.
     #[cfg(feature = "batch")]
-    fn batcher(&self) -> Result<Arc<wasm_sandbox_batch::BatchProcessor<ModuleExecutor>>> {
+    fn batcher(
+        &self,
+    ) -> Result<(
+        [u8; 32],
+        Arc<wasm_sandbox_batch::BatchProcessor<ModuleExecutor>>,
+    )> {
         let module = self.default()?.module();
+        let hash = module.content_hash();
         let mut slot = self.batcher.lock();
         if let Some((m, p)) = slot.as_ref()
-            && m.content_hash() == module.content_hash()
+            && m.content_hash() == hash
         {
-            return Ok(Arc::clone(p));
+            return Ok((hash, Arc::clone(p)));
         }
         let executor = ModuleExecutor::new(module.clone());
         let processor = Arc::new(
@@ -650,7 +656,7 @@ impl WasmSandbox {
                 .map_err(batching::convert)?,
         );
         *slot = Some((module, Arc::clone(&processor)));
-        Ok(processor)
+        Ok((hash, processor))
     }
 
     /// Calls a scalar export of the default module.
