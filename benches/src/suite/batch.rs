@@ -76,14 +76,15 @@ fn workers(ctx: &Ctx) -> RowResult {
         )?
     };
     let mut inst = module.instantiate()?;
+    let mut one_at_a_time = || {
+        (0..calls)
+            .map(|_| inst.call_bytes("process_batch", &args).expect("call").len())
+            .sum::<usize>()
+    };
     let kb = args.len() / 1024;
     let row = compare(
         "BatchProcessor 2 workers vs one at a time",
-        || {
-            (0..calls)
-                .map(|_| inst.call_bytes("process_batch", &args).expect("call").len())
-                .sum::<usize>()
-        },
+        &mut one_at_a_time,
         || submit_all(&rt, &processor, &args, calls),
         &ctx.config(Scale::Medium),
     )
@@ -117,13 +118,13 @@ fn workers(ctx: &Ctx) -> RowResult {
             share(&mut a) + other.join().expect("thread")
         })
     };
+    // All three ways answer the same calls with the same bytes.
+    let expected = one_at_a_time();
+    assert_eq!(two_threads(), expected);
+    assert_eq!(submit_all(&rt, &processor, &args, calls), expected);
     let ceiling = compare(
         "2 plain threads vs one at a time",
-        || {
-            (0..calls)
-                .map(|_| inst.call_bytes("process_batch", &args).expect("call").len())
-                .sum::<usize>()
-        },
+        &mut one_at_a_time,
         &mut two_threads,
         &ctx.config(Scale::Medium),
     )
@@ -196,9 +197,11 @@ fn guest_entry(ctx: &Ctx) -> RowResult {
     .with_throughput(InputSize::Items(calls as u64))
     .with_measures(format!(
         "{calls} small calls (`[0,1,2]` JSON) per sample through a BatchProcessor with 2 workers: \
-         each worker runs its half of the batch as one call of the guest's `process_batch__batch` \
-         (u32 LE count, then u32 LE length + bytes per item; results as u8 status + u32 LE \
-         length + bytes), against one ABI call per item."
+         each chunk a worker takes (shrinking from {} calls to single ones, which skip it) runs \
+         as one call of the guest's `process_batch__batch` (u32 LE count, then u32 LE length + \
+         bytes per item; results as u8 status + u32 LE length + bytes), against one ABI call \
+         per item.",
+        calls.div_ceil(4)
     ));
     Ok(vec![row])
 }
