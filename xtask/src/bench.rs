@@ -3,7 +3,8 @@
 //!
 //! Writes into `target/bench/`: `report.md`, `report.json`, `ratios.svg` and one
 //! `row-NN-*.svg` per row (the harness's `Report::write_to_dir`), plus `suite.log` (the
-//! suite's own log) and `callgrind/` (raw callgrind dumps). Baselines live in
+//! suite's own log) and `callgrind/` (raw callgrind dumps); a `--smoke` run writes into
+//! `target/bench/smoke/` instead, so it never replaces a measured report. Baselines live in
 //! `target/bench/baselines/<NAME>.json`.
 
 use std::io::{BufRead, BufReader};
@@ -89,7 +90,12 @@ pub(crate) fn run(root: &Path, args: &BenchArgs) -> Result<(), String> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
-    let out = target.join("bench");
+    let bench_dir = target.join("bench");
+    let out = if args.smoke {
+        bench_dir.join("smoke")
+    } else {
+        bench_dir.clone()
+    };
     std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
 
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
@@ -150,7 +156,7 @@ pub(crate) fn run(root: &Path, args: &BenchArgs) -> Result<(), String> {
         out.display()
     );
 
-    let baselines = out.join("baselines");
+    let baselines = bench_dir.join("baselines");
     let mut regressed = false;
     if let Some(name) = &args.baseline {
         let base = Report::load_baseline(&baselines, name).map_err(|e| e.to_string())?;

@@ -4,7 +4,7 @@
 //!   wasm32-wasi (the built `.wasm` files are committed, so tests never need
 //!   clang).
 //! * `bench [--quick | --smoke] [--baseline NAME] [--save-baseline NAME]`: build and run
-//!   the benchmark suite in release mode (`--smoke`: the dev profile, tiny sizes); write
+//!   the benchmark suite in release mode (`--smoke`: the test build, tiny sizes); write
 //!   `target/bench/report.{md,json}` and SVG charts.
 //! * `fuzz [TARGET] [--seconds N]`: run one cargo-fuzz target, or every
 //!   target for N seconds each, under AddressSanitizer; fails on a crash.
