@@ -757,7 +757,7 @@ async fn a_group_is_drained_in_guided_chunks() {
 /// Answers are held to be sent together, but not past `answer_hold`: in one long group on a
 /// lone worker, the first answers arrive while later calls still run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn held_answers_are_sent_within_the_batch_timeout() {
+async fn held_answers_are_sent_within_the_answer_hold() {
     let per_call = Duration::from_millis(40);
     let config = BatchConfig::new()
         .batch_size(6)
