@@ -71,14 +71,6 @@ fn calibrate(ctx: &Ctx, b: &mut Busy) -> Result<(i32, f64), BoxError> {
     Ok((n, best * f64::from(n) / f64::from(probe)))
 }
 
-fn setup() -> Result<(Module, [u8; 32]), BoxError> {
-    let wasm = guests::scalar();
-    let sandbox = Sandbox::new(SandboxConfig::default())?;
-    let module = sandbox.compile(&wasm)?;
-    let hash = module.content_hash();
-    Ok((module, hash))
-}
-
 /// Two instances of the scalar guest, `busy(n)` calibrated to about 10 µs, and the module
 /// hash: what the hit and miss rows share.
 struct Setup {
@@ -91,7 +83,8 @@ struct Setup {
 
 impl Setup {
     fn new(ctx: &Ctx) -> Result<Self, BoxError> {
-        let (module, hash) = setup()?;
+        let module = Sandbox::new(SandboxConfig::default())?.compile(&guests::scalar())?;
+        let hash = module.content_hash();
         let mut direct = Busy::new(&module)?;
         let memo = Busy::new(&module)?;
         let (n, est) = calibrate(ctx, &mut direct)?;
