@@ -17,7 +17,7 @@ use hashbrown::HashTable;
 use parking_lot::Mutex;
 
 use crate::clock::{Clock, SystemClock};
-use crate::stats::{CallOptStats, Counters};
+use crate::stats::{CallOptStats, Counters, Tally};
 
 /// A 32-byte content hash of a module's bytes (e.g. blake3), as computed by the embedder.
 pub type ModuleHash = [u8; 32];
@@ -222,8 +222,11 @@ impl CacheConfig {
         self
     }
 
-    /// How long a result stays valid after it was stored; `None` keeps results until they are
-    /// evicted. A lookup does not extend the TTL. Default: `Some(5 minutes)`.
+    /// How long a result stays valid: from its [`MemoCache::insert`], or, through a
+    /// [`CallOptimizer`](crate::CallOptimizer), from the lookup that started the call which
+    /// produced it (one clock read per call; a result never outlives the TTL counted from the
+    /// moment its call began). `None` keeps results until they are evicted. A lookup does not
+    /// extend the TTL. Default: `Some(5 minutes)`.
     #[must_use]
     pub fn ttl(mut self, ttl: Option<Duration>) -> Self {
         self.ttl = ttl;
@@ -332,20 +335,24 @@ impl Meta {
     }
 }
 
-/// What a shard operation removed, so counters can be updated outside the lock.
+/// What one shard operation did: its events, added to the shard's tally under the lock, and
+/// the change in size, published outside it.
 #[derive(Default)]
-struct Removed {
-    ttl: u64,
-    capacity: u64,
-    other: u64,
+struct Change {
+    tally: Tally,
     entries: i64,
     bytes: i64,
 }
 
-impl Removed {
-    fn account(&mut self, node: &Node) {
+impl Change {
+    fn removed(&mut self, node: &Node) {
         self.entries -= 1;
         self.bytes -= i64::try_from(node.charged).unwrap_or(i64::MAX);
+    }
+
+    fn added(&mut self, charged: usize) {
+        self.entries += 1;
+        self.bytes += i64::try_from(charged).unwrap_or(i64::MAX);
     }
 }
 
@@ -361,6 +368,7 @@ struct Shard {
     recency: List,
     expiry: List,
     bytes: usize,
+    tally: Tally,
 }
 
 impl Shard {
@@ -373,6 +381,7 @@ impl Shard {
             recency: EMPTY,
             expiry: EMPTY,
             bytes: 0,
+            tally: Tally::default(),
         }
     }
 
@@ -448,14 +457,14 @@ impl Shard {
     }
 
     /// Drops every entry whose TTL has elapsed; they sit at the tail of the expiry list.
-    fn purge_expired(&mut self, now: Instant, removed: &mut Removed) {
+    fn purge_expired(&mut self, now: Instant, change: &mut Change) {
         while self.expiry.tail != NIL {
             let idx = self.expiry.tail;
             match self.meta[idx].expires_at {
                 Some(at) if at <= now => {
                     let node = self.remove_at(idx);
-                    removed.ttl += 1;
-                    removed.account(&node);
+                    change.tally.evictions_ttl += 1;
+                    change.removed(&node);
                 }
                 _ => break,
             }
@@ -469,7 +478,7 @@ impl Shard {
         Some(Arc::clone(&self.node(idx).value))
     }
 
-    fn remove_where(&mut self, mut pred: impl FnMut(&MemoKey) -> bool, removed: &mut Removed) {
+    fn remove_where(&mut self, mut pred: impl FnMut(&MemoKey) -> bool, change: &mut Change) {
         let doomed: Vec<usize> = self
             .slots
             .iter()
@@ -479,8 +488,8 @@ impl Shard {
             .collect();
         for idx in doomed {
             let node = self.remove_at(idx);
-            removed.other += 1;
-            removed.account(&node);
+            change.tally.invalidations += 1;
+            change.removed(&node);
         }
     }
 }
@@ -523,7 +532,7 @@ impl fmt::Debug for MemoCache {
         f.debug_struct("MemoCache")
             .field("config", &self.config)
             .field("clock", &self.clock)
-            .field("stats", &self.counters.snapshot())
+            .field("stats", &self.snapshot())
             .finish_non_exhaustive()
     }
 }
@@ -573,169 +582,161 @@ impl MemoCache {
         &self.shards[idx]
     }
 
-    fn now(&self) -> Option<Instant> {
+    pub(crate) fn now(&self) -> Option<Instant> {
         self.config.ttl.map(|_| self.clock.now())
     }
 
-    fn settle(&self, removed: &Removed) {
-        self.counters.evicted(removed.ttl, removed.capacity);
-        self.counters.invalidations.bump(removed.other);
-        self.counters.resize(removed.entries, removed.bytes);
+    /// Runs `op` on `shard` under its lock, after dropping the shard's entries expired at
+    /// `now`; adds what happened to the shard's tally, then publishes it outside the lock.
+    fn locked<T>(
+        &self,
+        shard: &Mutex<Shard>,
+        now: Option<Instant>,
+        op: impl FnOnce(&mut Shard, &mut Change) -> T,
+    ) -> (T, Tally) {
+        let mut change = Change::default();
+        let out = {
+            let mut shard = shard.lock();
+            if let Some(now) = now {
+                shard.purge_expired(now, &mut change);
+            }
+            let out = op(&mut shard, &mut change);
+            shard.tally.add(&change.tally);
+            out
+        };
+        self.counters
+            .publish(&change.tally, change.entries, change.bytes);
+        (out, change.tally)
     }
 
     /// Looks `key` up, marking it most recently used. Counts a hit or a miss.
     #[must_use]
     pub fn get(&self, key: &MemoKey) -> Option<Arc<[u8]>> {
-        let now = self.now();
-        let mut removed = Removed::default();
-        let found = {
-            let mut shard = self.shard(key).lock();
-            if let Some(now) = now {
-                shard.purge_expired(now, &mut removed);
+        self.get_at(key, self.now())
+    }
+
+    /// [`get`](Self::get) at `now`, read once by the caller (`None` without a TTL).
+    pub(crate) fn get_at(&self, key: &MemoKey, now: Option<Instant>) -> Option<Arc<[u8]>> {
+        self.locked(self.shard(key), now, |shard, change| {
+            let found = shard.get(key);
+            if found.is_some() {
+                change.tally.hits += 1;
+            } else {
+                change.tally.misses += 1;
             }
-            shard.get(key)
-        };
-        self.settle(&removed);
-        if found.is_some() {
-            self.counters.hits.bump(1);
-        } else {
-            self.counters.misses.bump(1);
-        }
-        found
+            found
+        })
+        .0
     }
 
     /// Whether a live entry for `key` is cached, without touching recency or hit counters.
     #[must_use]
     pub fn contains(&self, key: &MemoKey) -> bool {
-        let now = self.now();
-        let mut removed = Removed::default();
-        let found = {
-            let mut shard = self.shard(key).lock();
-            if let Some(now) = now {
-                shard.purge_expired(now, &mut removed);
-            }
+        self.locked(self.shard(key), self.now(), |shard, _| {
             shard.find(key).is_some()
-        };
-        self.settle(&removed);
-        found
+        })
+        .0
     }
 
     /// Stores `value` under `key` as the most recently used entry, evicting least recently
     /// used entries of the shard until both bounds hold.
     pub fn insert(&self, key: MemoKey, value: Arc<[u8]>) -> InsertOutcome {
-        let now = self.now();
+        self.insert_at(key, value, self.now())
+    }
+
+    /// [`insert`](Self::insert) at `now` (`None` without a TTL): the entry expires at
+    /// `now + ttl`.
+    pub(crate) fn insert_at(
+        &self,
+        key: MemoKey,
+        value: Arc<[u8]>,
+        now: Option<Instant>,
+    ) -> InsertOutcome {
         let expires_at = match (now, self.config.ttl) {
             // Saturate: a TTL too long to represent means "never expires".
             (Some(now), Some(ttl)) => now.checked_add(ttl),
             _ => None,
         };
         let charged = key.charged_bytes(value.len());
-        let mut removed = Removed::default();
-        let mut replaced = false;
-        let outcome = {
-            let mut shard = self.shard(&key).lock();
-            if let Some(now) = now {
-                shard.purge_expired(now, &mut removed);
-            }
+        let shard = self.shard(&key);
+        self.locked(shard, now, |shard, change| {
             if charged > self.shard_bytes || self.shard_entries == 0 {
                 // An entry already cached for this key stays: it is just as valid.
-                InsertOutcome::Rejected
+                change.tally.rejected_oversize += 1;
+                return InsertOutcome::Rejected;
+            }
+            let replaced = shard.find(&key).map(|idx| shard.remove_at(idx));
+            if let Some(node) = &replaced {
+                change.removed(node);
+                change.tally.replacements += 1;
+            }
+            while shard.index.len() + 1 > self.shard_entries
+                || shard.bytes + charged > self.shard_bytes
+            {
+                let victim = shard.recency.tail;
+                if victim == NIL {
+                    break;
+                }
+                let node = shard.remove_at(victim);
+                change.tally.evictions_capacity += 1;
+                change.removed(&node);
+            }
+            let meta = Meta {
+                hash: key.table_hash(),
+                expires_at,
+                ..VACANT
+            };
+            let node = Node {
+                key,
+                value,
+                charged,
+            };
+            let idx = if let Some(idx) = shard.free.pop() {
+                shard.slots[idx] = Some(node);
+                shard.meta[idx] = meta;
+                idx
             } else {
-                if let Some(idx) = shard.find(&key) {
-                    let node = shard.remove_at(idx);
-                    removed.account(&node);
-                    replaced = true;
-                }
-                while shard.index.len() + 1 > self.shard_entries
-                    || shard.bytes + charged > self.shard_bytes
-                {
-                    let victim = shard.recency.tail;
-                    if victim == NIL {
-                        break;
-                    }
-                    let node = shard.remove_at(victim);
-                    removed.capacity += 1;
-                    removed.account(&node);
-                }
-                let meta = Meta {
-                    hash: key.table_hash(),
-                    expires_at,
-                    ..VACANT
-                };
-                let node = Node {
-                    key,
-                    value,
-                    charged,
-                };
-                let idx = if let Some(idx) = shard.free.pop() {
-                    shard.slots[idx] = Some(node);
-                    shard.meta[idx] = meta;
-                    idx
-                } else {
-                    shard.slots.push(Some(node));
-                    shard.meta.push(meta);
-                    shard.slots.len() - 1
-                };
-                let shard = &mut *shard;
-                let all = &shard.meta;
-                shard.index.insert_unique(meta.hash, idx, |&i| all[i].hash);
-                shard.push_front(Which::Recency, idx);
-                shard.push_front(Which::Expiry, idx);
-                shard.bytes += charged;
-                removed.entries += 1;
-                removed.bytes += i64::try_from(charged).unwrap_or(i64::MAX);
-                if replaced {
-                    InsertOutcome::Replaced
-                } else {
-                    InsertOutcome::Inserted
-                }
+                shard.slots.push(Some(node));
+                shard.meta.push(meta);
+                shard.slots.len() - 1
+            };
+            let all = &shard.meta;
+            shard.index.insert_unique(meta.hash, idx, |&i| all[i].hash);
+            shard.push_front(Which::Recency, idx);
+            shard.push_front(Which::Expiry, idx);
+            shard.bytes += charged;
+            change.added(charged);
+            change.tally.insertions += 1;
+            if replaced.is_some() {
+                InsertOutcome::Replaced
+            } else {
+                InsertOutcome::Inserted
             }
-        };
-        self.settle(&removed);
-        if replaced {
-            self.counters.replacements.bump(1);
-        }
-        match outcome {
-            InsertOutcome::Rejected => {
-                self.counters.rejected_oversize.bump(1);
-            }
-            _ => self.counters.insertions.bump(1),
-        }
-        outcome
+        })
+        .0
     }
 
     /// Removes the entry for `key`. Returns whether a live one was cached.
     pub fn remove(&self, key: &MemoKey) -> bool {
-        let now = self.now();
-        let mut removed = Removed::default();
-        {
-            let mut shard = self.shard(key).lock();
-            if let Some(now) = now {
-                shard.purge_expired(now, &mut removed);
-            }
-            if let Some(idx) = shard.find(key) {
+        self.locked(self.shard(key), self.now(), |shard, change| {
+            shard.find(key).is_some_and(|idx| {
                 let node = shard.remove_at(idx);
-                removed.other += 1;
-                removed.account(&node);
-            }
-        }
-        self.settle(&removed);
-        removed.other == 1
+                change.tally.invalidations += 1;
+                change.removed(&node);
+                true
+            })
+        })
+        .0
     }
 
     fn remove_where(&self, pred: impl Fn(&MemoKey) -> bool) -> usize {
         let now = self.now();
         let mut total = 0;
         for shard in &*self.shards {
-            let mut removed = Removed::default();
-            let mut shard = shard.lock();
-            if let Some(now) = now {
-                shard.purge_expired(now, &mut removed);
-            }
-            shard.remove_where(&pred, &mut removed);
-            drop(shard);
-            self.settle(&removed);
-            total += usize::try_from(removed.other).unwrap_or(usize::MAX);
+            let ((), tally) = self.locked(shard, now, |shard, change| {
+                shard.remove_where(&pred, change);
+            });
+            total += usize::try_from(tally.invalidations).unwrap_or(usize::MAX);
         }
         total
     }
@@ -762,10 +763,8 @@ impl MemoCache {
         let Some(now) = self.now() else { return 0 };
         let mut total = 0;
         for shard in &*self.shards {
-            let mut removed = Removed::default();
-            shard.lock().purge_expired(now, &mut removed);
-            self.settle(&removed);
-            total += usize::try_from(removed.ttl).unwrap_or(usize::MAX);
+            let ((), tally) = self.locked(shard, Some(now), |_, _| ());
+            total += usize::try_from(tally.evictions_ttl).unwrap_or(usize::MAX);
         }
         total
     }
@@ -795,6 +794,15 @@ impl MemoCache {
     #[must_use]
     pub fn stats(&self) -> CallOptStats {
         self.purge_expired();
-        self.counters.snapshot()
+        self.snapshot()
+    }
+
+    /// The counters as they are, without purging.
+    fn snapshot(&self) -> CallOptStats {
+        let mut tally = Tally::default();
+        for shard in &*self.shards {
+            tally.add(&shard.lock().tally);
+        }
+        self.counters.snapshot(&tally)
     }
 }

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -188,14 +188,26 @@ impl CallOptimizer {
     /// The low-level half of a memoized call: classifies the call and consults the cache.
     /// Counts a bypass, hit or miss.
     pub fn lookup(&self, module: &ModuleHash, export: &str, encoded_args: &[u8]) -> Lookup {
+        self.lookup_at(module, export, encoded_args).0
+    }
+
+    /// [`lookup`](Self::lookup), and the clock reading it used (`None` without a TTL or for
+    /// a bypass), which the call's [`finish`](Self::finish) reuses.
+    fn lookup_at(
+        &self,
+        module: &ModuleHash,
+        export: &str,
+        encoded_args: &[u8],
+    ) -> (Lookup, Option<Instant>) {
         let Some(interned) = self.purity.interned(export) else {
             self.bypass();
-            return Lookup::Bypass;
+            return (Lookup::Bypass, None);
         };
         let key = MemoKey::new(*module, Arc::clone(interned), encoded_args);
-        match self.cache.get(&key) {
-            Some(hit) => Lookup::Hit(hit),
-            None => Lookup::Miss(key),
+        let now = self.cache.now();
+        match self.cache.get_at(&key, now) {
+            Some(hit) => (Lookup::Hit(hit), now),
+            None => (Lookup::Miss(key), now),
         }
     }
 
@@ -221,10 +233,10 @@ impl CallOptimizer {
         encoded_args: &[u8],
         execute: impl FnOnce() -> Result<Vec<u8>, E>,
     ) -> Result<Arc<[u8]>, E> {
-        match self.lookup(module, export, encoded_args) {
-            Lookup::Bypass => execute().map(Arc::from),
-            Lookup::Hit(hit) => Ok(hit),
-            Lookup::Miss(key) => self.finish(key, execute()),
+        match self.lookup_at(module, export, encoded_args) {
+            (Lookup::Bypass, _) => execute().map(Arc::from),
+            (Lookup::Hit(hit), _) => Ok(hit),
+            (Lookup::Miss(key), now) => self.finish(key, execute(), now),
         }
     }
 
@@ -244,18 +256,24 @@ impl CallOptimizer {
     where
         F: Future<Output = Result<Vec<u8>, E>>,
     {
-        match self.lookup(module, export, encoded_args) {
-            Lookup::Bypass => execute.await.map(Arc::from),
-            Lookup::Hit(hit) => Ok(hit),
-            Lookup::Miss(key) => self.finish(key, execute.await),
+        match self.lookup_at(module, export, encoded_args) {
+            (Lookup::Bypass, _) => execute.await.map(Arc::from),
+            (Lookup::Hit(hit), _) => Ok(hit),
+            (Lookup::Miss(key), now) => self.finish(key, execute.await, now),
         }
     }
 
-    fn finish<E>(&self, key: MemoKey, result: Result<Vec<u8>, E>) -> Result<Arc<[u8]>, E> {
+    /// Stores an `Ok` result of a call that missed at `now`; counts an `Err`.
+    fn finish<E>(
+        &self,
+        key: MemoKey,
+        result: Result<Vec<u8>, E>,
+        now: Option<Instant>,
+    ) -> Result<Arc<[u8]>, E> {
         match result {
             Ok(bytes) => {
                 let value: Arc<[u8]> = bytes.into();
-                self.cache.insert(key, Arc::clone(&value));
+                self.cache.insert_at(key, Arc::clone(&value), now);
                 Ok(value)
             }
             Err(e) => {
@@ -294,7 +312,7 @@ impl CallOptimizer {
         match self.typed_lookup(codec, module, export, args)? {
             TypedLookup::Bypass => execute(),
             TypedLookup::Hit(r) => Ok(r),
-            TypedLookup::Miss(key) => self.typed_finish(codec, key, execute()),
+            TypedLookup::Miss(key, now) => self.typed_finish(codec, key, execute(), now),
         }
     }
 
@@ -321,7 +339,7 @@ impl CallOptimizer {
         match self.typed_lookup(codec, module, export, args)? {
             TypedLookup::Bypass => execute.await,
             TypedLookup::Hit(r) => Ok(r),
-            TypedLookup::Miss(key) => self.typed_finish(codec, key, execute.await),
+            TypedLookup::Miss(key, now) => self.typed_finish(codec, key, execute.await, now),
         }
     }
 
@@ -347,22 +365,28 @@ impl CallOptimizer {
                 export: export.into(),
                 source,
             })?;
-        match self.lookup(module, export, &encoded) {
+        match self.lookup_at(module, export, &encoded) {
             // Unreachable in practice (checked above); treated as a bypass without recounting.
-            Lookup::Bypass => Ok(TypedLookup::Bypass),
-            Lookup::Hit(bytes) => match codec.decode::<R>(&bytes) {
+            (Lookup::Bypass, _) => Ok(TypedLookup::Bypass),
+            (Lookup::Hit(bytes), now) => match codec.decode::<R>(&bytes) {
                 Ok(r) => Ok(TypedLookup::Hit(r)),
                 Err(_) => {
                     let key = MemoKey::new(*module, export, &encoded);
                     self.cache.remove(&key);
-                    Ok(TypedLookup::Miss(key))
+                    Ok(TypedLookup::Miss(key, now))
                 }
             },
-            Lookup::Miss(key) => Ok(TypedLookup::Miss(key)),
+            (Lookup::Miss(key), now) => Ok(TypedLookup::Miss(key, now)),
         }
     }
 
-    fn typed_finish<C, R, E>(&self, codec: &C, key: MemoKey, result: Result<R, E>) -> Result<R, E>
+    fn typed_finish<C, R, E>(
+        &self,
+        codec: &C,
+        key: MemoKey,
+        result: Result<R, E>,
+        now: Option<Instant>,
+    ) -> Result<R, E>
     where
         C: Codec,
         R: Serialize,
@@ -370,7 +394,7 @@ impl CallOptimizer {
         match result {
             Ok(r) => {
                 if let Ok(bytes) = codec.encode(&r) {
-                    self.cache.insert(key, bytes.into());
+                    self.cache.insert_at(key, bytes.into(), now);
                 }
                 Ok(r)
             }
@@ -406,5 +430,5 @@ impl CallOptimizer {
 enum TypedLookup<R> {
     Bypass,
     Hit(R),
-    Miss(MemoKey),
+    Miss(MemoKey, Option<Instant>),
 }

@@ -52,7 +52,8 @@ impl CallOptStats {
     }
 }
 
-/// One counter: an atomic for [`CallOptStats`] and the `metrics` series it feeds.
+/// One counter kept outside the shards: an atomic for [`CallOptStats`] and its `metrics`
+/// series.
 #[derive(Debug)]
 pub(crate) struct Count {
     n: AtomicU64,
@@ -80,23 +81,59 @@ impl Count {
     }
 }
 
-/// The live counters. `entries`/`bytes` are maintained under the shard locks.
+/// Event counts of one cache shard, kept under its lock: counting a hit, a miss or an
+/// eviction is a plain add to a line the shard's lock already owns, not an atomic
+/// read-modify-write on a line that every thread shares.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Tally {
+    pub(crate) hits: u64,
+    pub(crate) misses: u64,
+    pub(crate) insertions: u64,
+    pub(crate) replacements: u64,
+    pub(crate) rejected_oversize: u64,
+    pub(crate) evictions_capacity: u64,
+    pub(crate) evictions_ttl: u64,
+    pub(crate) invalidations: u64,
+}
+
+impl Tally {
+    pub(crate) fn add(&mut self, o: &Tally) {
+        self.hits += o.hits;
+        self.misses += o.misses;
+        self.insertions += o.insertions;
+        self.replacements += o.replacements;
+        self.rejected_oversize += o.rejected_oversize;
+        self.evictions_capacity += o.evictions_capacity;
+        self.evictions_ttl += o.evictions_ttl;
+        self.invalidations += o.invalidations;
+    }
+}
+
+/// The `metrics` series of the shard-kept counts.
+#[derive(Debug)]
+struct Series {
+    hits: metrics::Counter,
+    misses: metrics::Counter,
+    insertions: metrics::Counter,
+    replacements: metrics::Counter,
+    rejected_oversize: metrics::Counter,
+    evictions_capacity: metrics::Counter,
+    evictions_ttl: metrics::Counter,
+    invalidations: metrics::Counter,
+}
+
+/// The counters outside the shards and the `metrics` handles. Hits, misses, insertions and
+/// evictions are counted in each shard's [`Tally`]; `entries`/`bytes` are maintained here,
+/// from changes made under the shard locks.
 ///
 /// The `metrics` series are registered once, when the cache is built, through whatever
 /// recorder is installed then (so install it first); looking a series up by name on every
 /// event was a large share of a cache miss under callgrind.
 #[derive(Debug)]
 pub(crate) struct Counters {
-    pub(crate) hits: Count,
-    pub(crate) misses: Count,
     pub(crate) bypasses: Count,
-    pub(crate) insertions: Count,
-    pub(crate) replacements: Count,
-    pub(crate) rejected_oversize: Count,
-    pub(crate) evictions_capacity: Count,
-    pub(crate) evictions_ttl: Count,
-    pub(crate) invalidations: Count,
     pub(crate) errors: Count,
+    series: Series,
     entries: AtomicU64,
     bytes: AtomicU64,
     entries_gauge: metrics::Gauge,
@@ -123,16 +160,18 @@ impl Counters {
     pub(crate) fn new() -> Self {
         use metrics::counter;
         Counters {
-            hits: Count::new(counter!(names::HITS)),
-            misses: Count::new(counter!(names::MISSES)),
             bypasses: Count::new(counter!(names::BYPASSES)),
-            insertions: Count::new(counter!(names::INSERTIONS)),
-            replacements: Count::new(counter!(names::REPLACEMENTS)),
-            rejected_oversize: Count::new(counter!(names::REJECTED)),
-            evictions_capacity: Count::new(counter!(names::EVICTIONS, "cause" => "capacity")),
-            evictions_ttl: Count::new(counter!(names::EVICTIONS, "cause" => "ttl")),
-            invalidations: Count::new(counter!(names::INVALIDATIONS)),
             errors: Count::new(counter!(names::ERRORS)),
+            series: Series {
+                hits: counter!(names::HITS),
+                misses: counter!(names::MISSES),
+                insertions: counter!(names::INSERTIONS),
+                replacements: counter!(names::REPLACEMENTS),
+                rejected_oversize: counter!(names::REJECTED),
+                evictions_capacity: counter!(names::EVICTIONS, "cause" => "capacity"),
+                evictions_ttl: counter!(names::EVICTIONS, "cause" => "ttl"),
+                invalidations: counter!(names::INVALIDATIONS),
+            },
             entries: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             entries_gauge: metrics::gauge!(names::ENTRIES),
@@ -140,13 +179,24 @@ impl Counters {
         }
     }
 
-    pub(crate) fn evicted(&self, by_ttl: u64, by_capacity: u64) {
-        self.evictions_ttl.bump(by_ttl);
-        self.evictions_capacity.bump(by_capacity);
-    }
-
-    /// Applies a change of the cache's size and publishes the gauges.
-    pub(crate) fn resize(&self, entries_delta: i64, bytes_delta: i64) {
+    /// Publishes what one shard operation did (already added to the shard's tally): the
+    /// `metrics` series, and the cache's size when it changed.
+    pub(crate) fn publish(&self, t: &Tally, entries_delta: i64, bytes_delta: i64) {
+        let s = &self.series;
+        for (series, n) in [
+            (&s.hits, t.hits),
+            (&s.misses, t.misses),
+            (&s.insertions, t.insertions),
+            (&s.replacements, t.replacements),
+            (&s.rejected_oversize, t.rejected_oversize),
+            (&s.evictions_capacity, t.evictions_capacity),
+            (&s.evictions_ttl, t.evictions_ttl),
+            (&s.invalidations, t.invalidations),
+        ] {
+            if n != 0 {
+                series.increment(n);
+            }
+        }
         if entries_delta == 0 && bytes_delta == 0 {
             return;
         }
@@ -159,17 +209,18 @@ impl Counters {
         }
     }
 
-    pub(crate) fn snapshot(&self) -> CallOptStats {
+    /// The stats, given the sum of the shards' tallies.
+    pub(crate) fn snapshot(&self, t: &Tally) -> CallOptStats {
         CallOptStats {
-            hits: self.hits.get(),
-            misses: self.misses.get(),
+            hits: t.hits,
+            misses: t.misses,
             bypasses: self.bypasses.get(),
-            insertions: self.insertions.get(),
-            replacements: self.replacements.get(),
-            rejected_oversize: self.rejected_oversize.get(),
-            evictions_capacity: self.evictions_capacity.get(),
-            evictions_ttl: self.evictions_ttl.get(),
-            invalidations: self.invalidations.get(),
+            insertions: t.insertions,
+            replacements: t.replacements,
+            rejected_oversize: t.rejected_oversize,
+            evictions_capacity: t.evictions_capacity,
+            evictions_ttl: t.evictions_ttl,
+            invalidations: t.invalidations,
             errors: self.errors.get(),
             entries: self.entries.load(Ordering::Relaxed),
             bytes: self.bytes.load(Ordering::Relaxed),
