@@ -63,8 +63,8 @@ impl BatchConfig {
     }
 
     /// How long a worker may hold a finished call's answer to send it together with the
-    /// answers of the calls after it. Sending an answer wakes the callers' runtime thread,
-    /// which on a machine with as many workers as cores preempts a worker, so a worker sends
+    /// answers of the calls after it. Each delivery wakes the callers' runtime thread, which
+    /// on a machine with as many workers as cores preempts a worker, so a worker delivers
     /// its answers when its part of a group is done, or earlier once the oldest has been
     /// held this long. The check runs between calls: a call running at that moment delays
     /// the answers held before it until it ends. `Duration::ZERO` sends every answer as soon

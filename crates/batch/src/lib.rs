@@ -23,10 +23,11 @@
 //!   calls fail fast with [`BatchError::QueueFull`] or wait, per [`OverflowPolicy`].
 //! - [`BatchProcessor::shutdown`] (or drop) stops intake and completes every accepted call;
 //!   no caller ever hangs.
-//! - A worker sends its answers together when its part of a group is done (one wake-up of
-//!   the callers' runtime instead of one per call), or earlier once the oldest has been
-//!   held for [`answer_hold`](BatchConfig::answer_hold). The check runs between calls:
-//!   a long call delays the answers held before it until it ends.
+//! - A worker sends its answers together when its part of a group is done, or earlier once
+//!   the oldest has been held for [`answer_hold`](BatchConfig::answer_hold), as one message
+//!   to the flush task, which sends each to its caller: one wake-up of the callers' runtime
+//!   per delivery instead of one per call. The check runs between calls: a long call delays
+//!   the answers held before it until it ends.
 //!
 //! # Example
 //!

@@ -14,7 +14,7 @@ use crate::config::{BatchConfig, OverflowPolicy};
 use crate::error::BatchError;
 use crate::executor::BatchExecutor;
 use crate::stats::{BatchStats, Counters, FlushReason};
-use crate::worker::{Call, Group, Worker};
+use crate::worker::{Call, Group, Held, Worker, dispatch};
 
 /// A call on its way from `call_batched` to the flush task.
 struct Submit<Err> {
@@ -87,6 +87,7 @@ impl<E: BatchExecutor> BatchProcessor<E> {
 
         let (group_tx, group_rx) = cb::unbounded::<Arc<Group<E::Error>>>();
         let (done_tx, done_rx) = mpsc::channel::<()>(1);
+        let (outbox, answers) = mpsc::unbounded_channel();
         for (i, state) in states.into_iter().enumerate() {
             let worker = Worker {
                 executor: Arc::clone(&executor),
@@ -94,10 +95,10 @@ impl<E: BatchExecutor> BatchProcessor<E> {
                 init_error: None,
                 groups: group_rx.clone(),
                 counters: Arc::clone(&counters),
-                outbox: Vec::new(),
+                held: Vec::new(),
+                outbox: outbox.clone(),
                 held_since: None,
                 hold: config.answer_hold,
-                _done: done_tx.clone(),
             };
             std::thread::Builder::new()
                 .name(format!("wasm-sandbox-batch-{i}"))
@@ -106,7 +107,7 @@ impl<E: BatchExecutor> BatchProcessor<E> {
                 .map_err(|source| BatchError::Spawn { source })?;
         }
         drop(group_rx);
-        drop(done_tx);
+        drop(outbox);
 
         let (intake, intake_rx) = mpsc::unbounded_channel();
         let (stop_tx, stop_rx) = oneshot::channel();
@@ -114,6 +115,8 @@ impl<E: BatchExecutor> BatchProcessor<E> {
             intake: intake_rx,
             stop: stop_rx,
             groups: group_tx,
+            answers,
+            _done: done_tx,
             counters: Arc::clone(&counters),
             batch_size: config.batch_size,
             batch_timeout: config.batch_timeout,
@@ -247,11 +250,17 @@ impl<E: BatchExecutor> Drop for BatchProcessor<E> {
 /// Where the flush timer waits while no call is pending.
 const IDLE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
-/// The flush task: collects calls into a batch and hands it to the workers.
+/// The flush task: collects calls into a batch and hands it to the workers, and sends the
+/// workers' answers on to their callers.
 struct Flusher<Err> {
     intake: mpsc::UnboundedReceiver<Submit<Err>>,
     stop: oneshot::Receiver<()>,
     groups: cb::Sender<Arc<Group<Err>>>,
+    /// Closed once every worker has exited.
+    answers: mpsc::UnboundedReceiver<Vec<Held<Err>>>,
+    /// Never sent on: dropped when the task ends, after every answer was sent, which
+    /// `shutdown` waits for.
+    _done: mpsc::Sender<()>,
     counters: Arc<Counters>,
     batch_size: usize,
     batch_timeout: std::time::Duration,
@@ -268,6 +277,7 @@ impl<Err: Send + 'static> Flusher<Err> {
         loop {
             tokio::select! {
                 biased;
+                Some(answers) = self.answers.recv() => dispatch(answers),
                 _ = &mut self.stop, if !stopping => {
                     // Refuse new calls, but keep draining the ones already sent.
                     stopping = true;
@@ -305,7 +315,12 @@ impl<Err: Send + 'static> Flusher<Err> {
         if !pending.is_empty() {
             self.flush(&mut pending, FlushReason::Shutdown);
         }
-        // Dropping `self.groups` lets the workers exit once they have drained every group.
+        // Dropping the group sender lets the workers exit once they have drained every
+        // group; their last answers arrive before the answer channel closes.
+        drop(self.groups);
+        while let Some(answers) = self.answers.recv().await {
+            dispatch(answers);
+        }
     }
 
     fn flush(&self, pending: &mut Vec<Submit<Err>>, reason: FlushReason) {
