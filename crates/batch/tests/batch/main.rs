@@ -795,3 +795,39 @@ async fn held_answers_are_sent_within_the_answer_hold() {
         *last - *first
     );
 }
+
+/// Answers normally travel through the flush task; once its runtime is gone, a worker
+/// answers callers (here on a runtime of its own) directly.
+#[test]
+fn answers_reach_callers_after_the_processors_runtime_is_gone() {
+    let gate = Gate::closed();
+    let mock = Mock {
+        gate: Some(Arc::clone(&gate)),
+        ..Mock::default()
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let processor = Arc::new(
+        rt.block_on(async {
+            BatchProcessor::new(mock, BatchConfig::new().batch_size(1).workers(1))
+        })
+        .expect("processor"),
+    );
+    let caller = {
+        let p = Arc::clone(&processor);
+        std::thread::spawn(move || {
+            let own = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("the caller's runtime");
+            own.block_on(p.call_batched("f", vec![7]))
+        })
+    };
+    // Drive the flush task until it has handed the call to the worker, then drop its runtime.
+    rt.block_on(eventually(|| processor.stats().batches_by_size == 1));
+    drop(rt);
+    gate.open();
+    let answer = caller.join().expect("no panic");
+    assert_eq!(answer.expect("answered"), expected("f", &[7]));
+}
