@@ -26,6 +26,10 @@ pub fn sets() -> Vec<RowSet> {
             id: "memo/cache",
             run: cache_vs_quick_cache,
         },
+        RowSet {
+            id: "memo/flight",
+            run: single_flight,
+        },
     ]
 }
 
@@ -309,4 +313,88 @@ fn cache_vs_quick_cache(ctx: &Ctx) -> RowResult {
             .to_owned(),
     );
     Ok(vec![miss, hit])
+}
+
+/// Identical calls that arrive together: with the export declared pure, the first executes
+/// and the others wait for its result (single flight); without, each executes.
+fn single_flight(ctx: &Ctx) -> RowResult {
+    let callers: usize = ctx.pick(2, 8, 8);
+    let ints: i32 = ctx.pick(10, 2000, 2000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let sandbox = |pure: bool| {
+        rt.block_on(async {
+            let mut b = wasm_sandbox::WasmSandbox::builder();
+            if pure {
+                b = b.pure_export("process_batch");
+            }
+            let sandbox = b.build().await?;
+            sandbox.load(wasm_sandbox_guests::ABI_WASM).await?;
+            Ok::<_, wasm_sandbox::Error>(Arc::new(sandbox))
+        })
+    };
+    let (plain, memo) = (sandbox(false)?, sandbox(true)?);
+    // One sample: `callers` tasks make the same byte call at once, with arguments no earlier
+    // sample used (the first element, seven digits, is a fresh salt written in place), so the
+    // cache never already holds it. Byte calls, so that the row weighs executions, not the
+    // host's JSON work.
+    let template: Vec<i32> = (0..ints)
+        .map(|i| if i == 0 { 1_000_000 } else { i })
+        .collect();
+    let template = serde_json::to_vec(&template).expect("ints encode");
+    let salt = std::cell::Cell::new(1_000_000u32);
+    let round = |sandbox: &Arc<wasm_sandbox::WasmSandbox>| {
+        salt.set(salt.get() + 1);
+        let mut args = template.clone();
+        args[1..8].copy_from_slice(salt.get().to_string().as_bytes());
+        let args = Arc::new(args);
+        rt.block_on(async {
+            let calls: Vec<_> = (0..callers)
+                .map(|_| {
+                    let (sandbox, args) = (Arc::clone(sandbox), Arc::clone(&args));
+                    tokio::spawn(async move { sandbox.call_bytes("process_batch", &args).await })
+                })
+                .collect();
+            let mut total = 0;
+            for call in calls {
+                total += call.await.expect("no panic").expect("process_batch").len();
+            }
+            total
+        })
+    };
+    // Both sides answer the same bytes to every caller.
+    assert_eq!(round(&plain), round(&memo));
+    let row = compare(
+        "concurrent identical misses, single flight vs executing each",
+        || round(&plain),
+        || round(&memo),
+        &ctx.config(Scale::Medium),
+    )
+    .with_group("memo")
+    .with_phase(Phase::Execution)
+    .with_names(
+        format!("{callers} executions"),
+        "CallOptimizer single flight",
+    )
+    .with_measures(format!(
+        "{callers} tasks on a 2-thread tokio runtime make the same call of \
+         `process_batch` (ABI_WASM; a JSON array of {ints} ints, doubled; a byte call, so \
+         the host does no JSON work) at once, with \
+         arguments new to each sample, so the cache never holds the result beforehand: \
+         through a WasmSandbox that declares the export pure (the first call executes, the \
+         others wait for its result), against one that does not (every call executes)."
+    ));
+    let stats = memo
+        .call_optimizer()
+        .map(|o| o.stats())
+        .ok_or("the pure sandbox has an optimizer")?;
+    Ok(vec![note(
+        row,
+        format!(
+            "Executions (misses): {}, calls that waited for one (coalesced): {}, hits: {}.",
+            stats.misses, stats.coalesced, stats.hits
+        ),
+    )])
 }

@@ -17,6 +17,7 @@ use hashbrown::HashTable;
 use parking_lot::Mutex;
 
 use crate::clock::{Clock, SystemClock};
+use crate::flight::{Flight, Landing, Ticket};
 use crate::stats::{CallOptStats, Counters, Tally};
 
 /// A 32-byte content hash of a module's bytes (e.g. blake3), as computed by the embedder.
@@ -369,6 +370,9 @@ struct Shard {
     expiry: List,
     bytes: usize,
     tally: Tally,
+    /// Misses being executed by a leader (see [`crate::flight`]); few, so a small table.
+    flights: HashTable<Flight>,
+    next_flight: u64,
 }
 
 impl Shard {
@@ -382,6 +386,8 @@ impl Shard {
             expiry: EMPTY,
             bytes: 0,
             tally: Tally::default(),
+            flights: HashTable::new(),
+            next_flight: 0,
         }
     }
 
@@ -576,10 +582,14 @@ impl MemoCache {
     }
 
     fn shard(&self, key: &MemoKey) -> &Mutex<Shard> {
-        // The seed comes from two cryptographic hashes, so its low bits are uniform.
+        &self.shards[self.shard_index(key)]
+    }
+
+    fn shard_index(&self, key: &MemoKey) -> usize {
+        // The seed comes from uniform hashes (blake3, or foldhash with a random seed), so its
+        // low bits are uniform.
         let n = self.shards.len() as u64;
-        let idx = usize::try_from(key.shard_seed() % n).unwrap_or(0);
-        &self.shards[idx]
+        usize::try_from(key.shard_seed() % n).unwrap_or(0)
     }
 
     pub(crate) fn now(&self) -> Option<Instant> {
@@ -652,14 +662,25 @@ impl MemoCache {
         value: Arc<[u8]>,
         now: Option<Instant>,
     ) -> InsertOutcome {
-        let expires_at = match (now, self.config.ttl) {
-            // Saturate: a TTL too long to represent means "never expires".
-            (Some(now), Some(ttl)) => now.checked_add(ttl),
-            _ => None,
-        };
-        let charged = key.charged_bytes(value.len());
+        let expires_at = self.expiry(now);
         let shard = self.shard(&key);
         self.locked(shard, now, |shard, change| {
+            self.store(shard, key, value, expires_at, change)
+        })
+        .0
+    }
+
+    /// Stores `value` under `key` in `shard` (locked), evicting until both bounds hold.
+    fn store(
+        &self,
+        shard: &mut Shard,
+        key: MemoKey,
+        value: Arc<[u8]>,
+        expires_at: Option<Instant>,
+        change: &mut Change,
+    ) -> InsertOutcome {
+        let charged = key.charged_bytes(value.len());
+        {
             if charged > self.shard_bytes || self.shard_entries == 0 {
                 // An entry already cached for this key stays: it is just as valid.
                 change.tally.rejected_oversize += 1;
@@ -712,8 +733,88 @@ impl MemoCache {
             } else {
                 InsertOutcome::Inserted
             }
+        }
+    }
+
+    fn expiry(&self, now: Option<Instant>) -> Option<Instant> {
+        match (now, self.config.ttl) {
+            // Saturate: a TTL too long to represent means "never expires".
+            (Some(now), Some(ttl)) => now.checked_add(ttl),
+            _ => None,
+        }
+    }
+
+    /// Looks `key` up at `now`; on a miss, joins the flight of an identical call already
+    /// executing (`may_wait`), or registers one that the caller leads (see
+    /// [`crate::flight`]). Counts a hit, a miss or a coalesced call.
+    pub(crate) fn begin(&self, key: &MemoKey, now: Option<Instant>, may_wait: bool) -> Begin {
+        let index = self.shard_index(key);
+        self.locked(&self.shards[index], now, |shard, change| {
+            if let Some(found) = shard.get(key) {
+                change.tally.hits += 1;
+                return Begin::Hit(found);
+            }
+            let hash = key.table_hash();
+            if let Some(flight) = shard.flights.find_mut(hash, |f| f.key == *key) {
+                if may_wait {
+                    change.tally.coalesced += 1;
+                    let landing = flight.landing.get_or_insert_with(Arc::default);
+                    return Begin::Wait(Arc::clone(landing));
+                }
+                change.tally.misses += 1;
+                return Begin::Solo;
+            }
+            change.tally.misses += 1;
+            let id = shard.next_flight;
+            shard.next_flight += 1;
+            shard.flights.insert_unique(
+                hash,
+                Flight {
+                    key: key.clone(),
+                    id,
+                    landing: None,
+                },
+                |f| f.key.table_hash(),
+            );
+            Begin::Lead(Ticket {
+                shard: index,
+                hash,
+                id,
+            })
         })
         .0
+    }
+
+    /// Ends the flight of `ticket` with its leader's result: stores it (TTL counted from
+    /// `now`, the leader's lookup) and hands it to the waiters.
+    pub(crate) fn land(&self, ticket: Ticket, value: &Arc<[u8]>, now: Option<Instant>) {
+        let expires_at = self.expiry(now);
+        let (landing, _) = self.locked(&self.shards[ticket.shard], now, |shard, change| {
+            let flight = Self::unregister(shard, ticket)?;
+            self.store(shard, flight.key, Arc::clone(value), expires_at, change);
+            flight.landing
+        });
+        if let Some(landing) = landing {
+            landing.complete(Some(Arc::clone(value)));
+        }
+    }
+
+    /// Ends the flight of `ticket` without a result: its waiters look the key up again.
+    pub(crate) fn abort(&self, ticket: Ticket) {
+        let (landing, _) = self.locked(&self.shards[ticket.shard], None, |shard, _| {
+            Self::unregister(shard, ticket)?.landing
+        });
+        if let Some(landing) = landing {
+            landing.complete(None);
+        }
+    }
+
+    fn unregister(shard: &mut Shard, ticket: Ticket) -> Option<Flight> {
+        let entry = shard
+            .flights
+            .find_entry(ticket.hash, |f| f.id == ticket.id)
+            .ok()?;
+        Some(entry.remove().0)
     }
 
     /// Removes the entry for `key`. Returns whether a live one was cached.
@@ -805,4 +906,16 @@ impl MemoCache {
         }
         self.counters.snapshot(&tally)
     }
+}
+
+/// What [`MemoCache::begin`] found.
+pub(crate) enum Begin {
+    /// The result is cached.
+    Hit(Arc<[u8]>),
+    /// A miss: execute, then [`MemoCache::land`] or [`MemoCache::abort`] the flight.
+    Lead(Ticket),
+    /// An identical call is executing: wait on the landing; if it aborts, begin again.
+    Wait(Arc<Landing>),
+    /// An identical call is executing and the caller may not wait: execute and insert.
+    Solo,
 }

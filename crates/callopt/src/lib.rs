@@ -24,6 +24,9 @@
 //!   not declared pure (counted as bypasses), results larger than a shard's byte budget.
 //! - Results expire after a TTL (default 5 minutes) measured on an injectable [`Clock`]; the
 //!   cache is bounded by entries *and* bytes, evicting least recently used entries first.
+//! - Single flight: an asynchronous call that misses while an identical call is executing
+//!   waits for that call's result rather than executing too. If that call fails, the
+//!   waiters execute again themselves: an error is never handed on.
 //!
 //! # Example
 //!
@@ -67,7 +70,7 @@
 //! # Metrics
 //!
 //! Counters and gauges are also emitted through the [`metrics`] facade under the prefix
-//! `wasm_sandbox_callopt_` (`hits_total`, `misses_total`, `bypasses_total`,
+//! `wasm_sandbox_callopt_` (`hits_total`, `misses_total`, `coalesced_total`, `bypasses_total`,
 //! `insertions_total`, `evictions_total{cause="ttl"|"capacity"}`, `errors_total`, `entries`,
 //! `bytes`, ...). The series are registered when a cache is built, through the recorder
 //! installed at that moment: install your `metrics` recorder before building a
@@ -86,6 +89,7 @@ mod cache;
 mod clock;
 mod codec;
 mod error;
+mod flight;
 mod optimizer;
 mod purity;
 mod stats;

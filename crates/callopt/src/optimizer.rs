@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::cache::{CacheConfig, InsertOutcome, MemoCache, MemoKey, ModuleHash};
+use crate::cache::{Begin, CacheConfig, InsertOutcome, MemoCache, MemoKey, ModuleHash};
 use crate::clock::{Clock, SystemClock};
 use crate::codec::Codec;
 use crate::error::CallOptError;
+use crate::flight::Ticket;
 use crate::purity::Purity;
 use crate::stats::{CallOptStats, Counters};
 
@@ -46,8 +47,14 @@ pub enum Lookup {
 ///   can mutate its memory and globals between calls, so an undeclared export runs every time.
 /// - Only successful results are stored. Traps, timeouts and every other `Err` are returned
 ///   to the caller and forgotten, so the next identical call executes again.
-/// - No lock is held while a call executes. Two concurrent identical misses both execute
-///   (no single-flight); the second result replaces the first.
+/// - No lock is held while a call executes. Single flight: an asynchronous call
+///   ([`call_async`](Self::call_async), [`call_typed_async`](Self::call_typed_async)) that
+///   misses while an identical call is executing waits for that call's result instead of
+///   executing too; if that call fails, panics or is dropped, the waiters look the key up
+///   again and one of them executes. Blocking calls ([`call`](Self::call)) never wait (it
+///   could block the thread the other call needs): they execute, and the later result
+///   replaces the earlier. The low-level [`lookup`](Self::lookup)/[`store`](Self::store)
+///   pair leaves concurrency to its caller.
 ///
 /// See the [crate docs](crate) for an example.
 pub struct CallOptimizer {
@@ -191,24 +198,29 @@ impl CallOptimizer {
         self.lookup_at(module, export, encoded_args).0
     }
 
-    /// [`lookup`](Self::lookup), and the clock reading it used (`None` without a TTL or for
-    /// a bypass), which the call's [`finish`](Self::finish) reuses.
     fn lookup_at(
         &self,
         module: &ModuleHash,
         export: &str,
         encoded_args: &[u8],
     ) -> (Lookup, Option<Instant>) {
-        let Some(interned) = self.purity.interned(export) else {
-            self.bypass();
+        let Some(key) = self.key(module, export, encoded_args) else {
             return (Lookup::Bypass, None);
         };
-        let key = MemoKey::new(*module, Arc::clone(interned), encoded_args);
         let now = self.cache.now();
         match self.cache.get_at(&key, now) {
             Some(hit) => (Lookup::Hit(hit), now),
             None => (Lookup::Miss(key), now),
         }
+    }
+
+    /// The key of a call of `export`, or `None` (counted as a bypass) if it is not pure.
+    fn key(&self, module: &ModuleHash, export: &str, encoded_args: &[u8]) -> Option<MemoKey> {
+        let Some(interned) = self.purity.interned(export) else {
+            self.bypass();
+            return None;
+        };
+        Some(MemoKey::new(*module, Arc::clone(interned), encoded_args))
     }
 
     /// The other half: stores the successful result of a call that missed.
@@ -221,7 +233,9 @@ impl CallOptimizer {
     /// result if the export is pure and the result is cached, else runs `execute` and, if the
     /// export is pure and `execute` succeeded, memoizes its result.
     ///
-    /// `execute` runs at most once, with no lock held.
+    /// `execute` runs at most once, with no lock held. This blocking variant never waits for
+    /// an identical call in flight (waiting could block the thread that call needs): it
+    /// executes, while [`call_async`](Self::call_async) callers may wait for it.
     ///
     /// # Errors
     ///
@@ -233,15 +247,24 @@ impl CallOptimizer {
         encoded_args: &[u8],
         execute: impl FnOnce() -> Result<Vec<u8>, E>,
     ) -> Result<Arc<[u8]>, E> {
-        match self.lookup_at(module, export, encoded_args) {
-            (Lookup::Bypass, _) => execute().map(Arc::from),
-            (Lookup::Hit(hit), _) => Ok(hit),
-            (Lookup::Miss(key), now) => self.finish(key, execute(), now),
+        let Some(key) = self.key(module, export, encoded_args) else {
+            return execute().map(Arc::from);
+        };
+        let now = self.cache.now();
+        match self.cache.begin(&key, now, false) {
+            Begin::Hit(hit) => Ok(hit),
+            Begin::Lead(ticket) => self.lead(ticket, now).finish(execute()),
+            Begin::Solo | Begin::Wait(_) => self.finish(key, execute(), now),
         }
     }
 
     /// Like [`call`](Self::call), with an asynchronous execution. The `execute` future is only
     /// polled on a miss or bypass; on a hit it is dropped unpolled.
+    ///
+    /// Single flight: a call that misses while an identical call (same key) is executing
+    /// waits for that call's result instead of executing too (counted as `coalesced`). If
+    /// that call fails, panics or is dropped, the waiters look the key up again, and one of
+    /// them executes; an error is never handed on.
     ///
     /// # Errors
     ///
@@ -256,10 +279,32 @@ impl CallOptimizer {
     where
         F: Future<Output = Result<Vec<u8>, E>>,
     {
-        match self.lookup_at(module, export, encoded_args) {
-            (Lookup::Bypass, _) => execute.await.map(Arc::from),
-            (Lookup::Hit(hit), _) => Ok(hit),
-            (Lookup::Miss(key), now) => self.finish(key, execute.await, now),
+        let Some(key) = self.key(module, export, encoded_args) else {
+            return execute.await.map(Arc::from);
+        };
+        loop {
+            let now = self.cache.now();
+            match self.cache.begin(&key, now, true) {
+                Begin::Hit(hit) => return Ok(hit),
+                Begin::Lead(ticket) => {
+                    let lead = self.lead(ticket, now);
+                    return lead.finish(execute.await);
+                }
+                Begin::Solo => return self.finish(key, execute.await, now),
+                Begin::Wait(landing) => {
+                    if let Some(landed) = landing.wait().await {
+                        return Ok(landed);
+                    }
+                }
+            }
+        }
+    }
+
+    fn lead(&self, ticket: Ticket, now: Option<Instant>) -> Leading<'_> {
+        Leading {
+            optimizer: self,
+            ticket: Some(ticket),
+            now,
         }
     }
 
@@ -309,14 +354,23 @@ impl CallOptimizer {
         R: Serialize + DeserializeOwned,
         E: From<CallOptError>,
     {
-        match self.typed_lookup(codec, module, export, args)? {
-            TypedLookup::Bypass => execute(),
-            TypedLookup::Hit(r) => Ok(r),
-            TypedLookup::Miss(key, now) => self.typed_finish(codec, key, execute(), now),
+        let Some(encoded) = self.typed_key(codec, export, args)? else {
+            return execute();
+        };
+        let now = self.cache.now();
+        let key = Self::key_of(module, &encoded);
+        match self.cache.begin(&key, now, false) {
+            Begin::Hit(bytes) => match codec.decode::<R>(&bytes) {
+                Ok(r) => Ok(r),
+                Err(_) => self.typed_redo(codec, module, &encoded, execute(), now),
+            },
+            Begin::Lead(ticket) => self.lead(ticket, now).finish_typed(codec, execute()),
+            Begin::Solo | Begin::Wait(_) => self.typed_finish(codec, key, execute(), now),
         }
     }
 
-    /// Async variant of [`call_typed`](Self::call_typed).
+    /// Async variant of [`call_typed`](Self::call_typed), with the single flight of
+    /// [`call_async`](Self::call_async).
     ///
     /// # Errors
     ///
@@ -336,48 +390,78 @@ impl CallOptimizer {
         E: From<CallOptError>,
         F: Future<Output = Result<R, E>>,
     {
-        match self.typed_lookup(codec, module, export, args)? {
-            TypedLookup::Bypass => execute.await,
-            TypedLookup::Hit(r) => Ok(r),
-            TypedLookup::Miss(key, now) => self.typed_finish(codec, key, execute.await, now),
+        let Some(encoded) = self.typed_key(codec, export, args)? else {
+            return execute.await;
+        };
+        let key = Self::key_of(module, &encoded);
+        loop {
+            let now = self.cache.now();
+            let bytes = match self.cache.begin(&key, now, true) {
+                Begin::Hit(bytes) => bytes,
+                Begin::Lead(ticket) => {
+                    let lead = self.lead(ticket, now);
+                    return lead.finish_typed(codec, execute.await);
+                }
+                Begin::Solo => return self.typed_finish(codec, key, execute.await, now),
+                Begin::Wait(landing) => match landing.wait().await {
+                    Some(landed) => landed,
+                    None => continue,
+                },
+            };
+            return match codec.decode::<R>(&bytes) {
+                Ok(r) => Ok(r),
+                Err(_) => {
+                    let result = execute.await;
+                    self.typed_redo(codec, module, &encoded, result, now)
+                }
+            };
         }
     }
 
-    fn typed_lookup<C, A, R>(
+    /// The pure export's interned name and encoded arguments, or `None` (a bypass).
+    fn typed_key<C, A>(
         &self,
         codec: &C,
-        module: &ModuleHash,
         export: &str,
         args: &A,
-    ) -> Result<TypedLookup<R>, CallOptError>
+    ) -> Result<Option<TypedArgs>, CallOptError>
     where
         C: Codec,
         A: Serialize + ?Sized,
-        R: DeserializeOwned,
     {
-        if !self.purity.is_pure(export) {
+        let Some(interned) = self.purity.interned(export) else {
             self.bypass();
-            return Ok(TypedLookup::Bypass);
-        }
+            return Ok(None);
+        };
         let encoded = codec
             .encode(args)
             .map_err(|source| CallOptError::EncodeArgs {
                 export: export.into(),
                 source,
             })?;
-        match self.lookup_at(module, export, &encoded) {
-            // Unreachable in practice (checked above); treated as a bypass without recounting.
-            (Lookup::Bypass, _) => Ok(TypedLookup::Bypass),
-            (Lookup::Hit(bytes), now) => match codec.decode::<R>(&bytes) {
-                Ok(r) => Ok(TypedLookup::Hit(r)),
-                Err(_) => {
-                    let key = MemoKey::new(*module, export, &encoded);
-                    self.cache.remove(&key);
-                    Ok(TypedLookup::Miss(key, now))
-                }
-            },
-            (Lookup::Miss(key), now) => Ok(TypedLookup::Miss(key, now)),
-        }
+        Ok(Some((Arc::clone(interned), encoded)))
+    }
+
+    fn key_of(module: &ModuleHash, (export, encoded): &TypedArgs) -> MemoKey {
+        MemoKey::new(*module, Arc::clone(export), encoded)
+    }
+
+    /// A cached result did not decode as `R`: drop it and store the fresh `result`.
+    fn typed_redo<C, R, E>(
+        &self,
+        codec: &C,
+        module: &ModuleHash,
+        encoded: &TypedArgs,
+        result: Result<R, E>,
+        now: Option<Instant>,
+    ) -> Result<R, E>
+    where
+        C: Codec,
+        R: Serialize,
+    {
+        let key = Self::key_of(module, encoded);
+        self.cache.remove(&key);
+        self.typed_finish(codec, key, result, now)
     }
 
     fn typed_finish<C, R, E>(
@@ -427,8 +511,64 @@ impl CallOptimizer {
     }
 }
 
-enum TypedLookup<R> {
-    Bypass,
-    Hit(R),
-    Miss(MemoKey, Option<Instant>),
+/// A pure export's interned name and a call's encoded arguments.
+type TypedArgs = (Arc<str>, Vec<u8>);
+
+/// A flight this call leads: landed with the result, or aborted when dropped first (an
+/// error, a panic in `execute`, or the caller's future dropped mid-call), so waiters never
+/// hang on it.
+struct Leading<'a> {
+    optimizer: &'a CallOptimizer,
+    ticket: Option<Ticket>,
+    now: Option<Instant>,
+}
+
+impl Leading<'_> {
+    /// Lands an `Ok` result (stored and handed to the waiters); counts an `Err`, which
+    /// aborts the flight.
+    fn finish<E>(mut self, result: Result<Vec<u8>, E>) -> Result<Arc<[u8]>, E> {
+        match result {
+            Ok(bytes) => {
+                let value: Arc<[u8]> = bytes.into();
+                if let Some(ticket) = self.ticket.take() {
+                    self.optimizer.cache.land(ticket, &value, self.now);
+                }
+                Ok(value)
+            }
+            Err(e) => {
+                self.optimizer.error();
+                Err(e)
+            }
+        }
+    }
+
+    /// [`finish`](Self::finish) for a typed result; one that does not encode aborts.
+    fn finish_typed<C: Codec, R: Serialize, E>(
+        mut self,
+        codec: &C,
+        result: Result<R, E>,
+    ) -> Result<R, E> {
+        match result {
+            Ok(r) => {
+                if let (Ok(bytes), Some(ticket)) = (codec.encode(&r), self.ticket.take()) {
+                    self.optimizer
+                        .cache
+                        .land(ticket, &Arc::from(bytes), self.now);
+                }
+                Ok(r)
+            }
+            Err(e) => {
+                self.optimizer.error();
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Drop for Leading<'_> {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket.take() {
+            self.optimizer.cache.abort(ticket);
+        }
+    }
 }

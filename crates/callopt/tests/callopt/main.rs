@@ -1,6 +1,8 @@
 //! Integration tests of the call optimizer: a model-based property test of the memo cache,
 //! the never-memoize rules, TTL on a manual clock, the typed layer and concurrency.
 
+mod flight;
+
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,5 +1,6 @@
 //! Tests of the facade: the builder, the default module and the re-exports.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use wasm_sandbox::{Codec, Error, PerformanceConfig, Tier, WasiConfig, WasmSandbox};
@@ -222,6 +223,39 @@ mod memo {
         assert_eq!(stats.misses, 4);
         assert_eq!(stats.bypasses, 2);
         assert_eq!(stats.insertions, 2);
+    }
+
+    /// Identical calls of a pure export made at once execute once: the others wait for
+    /// that execution's result (or, arriving after it, find it cached).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn identical_concurrent_calls_execute_once() {
+        let sandbox = Arc::new(
+            WasmSandbox::builder()
+                .pure_export("process_batch")
+                .build()
+                .await
+                .unwrap(),
+        );
+        sandbox.load(guests::ABI_WASM).await.unwrap();
+        // Large enough that the guest runs for milliseconds, while the callers arrive.
+        let input: Arc<Vec<i32>> = Arc::new((0..200_000).collect());
+        let calls: Vec<_> = (0..8)
+            .map(|_| {
+                let (sandbox, input) = (Arc::clone(&sandbox), Arc::clone(&input));
+                tokio::spawn(async move {
+                    sandbox
+                        .call::<Vec<i32>, Vec<i32>>("process_batch", &*input)
+                        .await
+                })
+            })
+            .collect();
+        for call in calls {
+            let out = call.await.unwrap().unwrap();
+            assert_eq!((out.len(), out[199_999]), (200_000, 399_998));
+        }
+        let stats = sandbox.call_optimizer().unwrap().stats();
+        assert_eq!(stats.misses, 1, "{stats:?}");
+        assert_eq!(stats.coalesced + stats.hits, 7, "{stats:?}");
     }
 
     /// Batched calls of a pure export share the memo cache with plain calls: a hit is
