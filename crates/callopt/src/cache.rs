@@ -799,7 +799,7 @@ impl MemoCache {
         }
     }
 
-    /// Ends the flight of `ticket` without a result: its waiters look the key up again.
+    /// Ends the flight of `ticket` without a result: each of its waiters executes itself.
     pub(crate) fn abort(&self, ticket: Ticket) {
         let (landing, _) = self.locked(&self.shards[ticket.shard], None, |shard, _| {
             Self::unregister(shard, ticket)?.landing
@@ -914,7 +914,7 @@ pub(crate) enum Begin {
     Hit(Arc<[u8]>),
     /// A miss: execute, then [`MemoCache::land`] or [`MemoCache::abort`] the flight.
     Lead(Ticket),
-    /// An identical call is executing: wait on the landing; if it aborts, begin again.
+    /// An identical call is executing: wait on the landing; if it aborts, execute.
     Wait(Arc<Landing>),
     /// An identical call is executing and the caller may not wait: execute and insert.
     Solo,

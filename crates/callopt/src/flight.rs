@@ -4,9 +4,10 @@
 //! the lock the lookup already holds) and executes. An identical asynchronous call that
 //! arrives while the flight is registered *waits* for it on a [`Landing`] instead of
 //! executing. When the leader succeeds it stores the result and hands it to the waiters; when
-//! it fails, panics or is dropped, the flight is *aborted* and every waiter looks the key up
-//! again (one of them leads the next attempt). An error is never handed on: that would
-//! memoize it.
+//! it fails, panics or is dropped, the flight is *aborted* and every waiter executes the
+//! call itself, side by side with the others. An error is never handed on: that would
+//! memoize it. Nor are the waiters lined up behind a new leader: with a call that keeps
+//! failing (a timeout, say), N waiters would then take N failures' time, one after another.
 
 use std::future::Future;
 use std::pin::Pin;

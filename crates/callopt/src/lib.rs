@@ -26,7 +26,7 @@
 //!   cache is bounded by entries *and* bytes, evicting least recently used entries first.
 //! - Single flight: an asynchronous call that misses while an identical call is executing
 //!   waits for that call's result rather than executing too. If that call fails, the
-//!   waiters execute again themselves: an error is never handed on.
+//!   waiters execute the call themselves, side by side: an error is never handed on.
 //!
 //! # Example
 //!

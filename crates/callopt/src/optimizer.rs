@@ -50,8 +50,8 @@ pub enum Lookup {
 /// - No lock is held while a call executes. Single flight: an asynchronous call
 ///   ([`call_async`](Self::call_async), [`call_typed_async`](Self::call_typed_async)) that
 ///   misses while an identical call is executing waits for that call's result instead of
-///   executing too; if that call fails, panics or is dropped, the waiters look the key up
-///   again and one of them executes. Blocking calls ([`call`](Self::call)) never wait (it
+///   executing too; if that call fails, panics or is dropped, each waiter executes itself,
+///   side by side with the others. Blocking calls ([`call`](Self::call)) never wait (it
 ///   could block the thread the other call needs): they execute, and the later result
 ///   replaces the earlier. The low-level [`lookup`](Self::lookup)/[`store`](Self::store)
 ///   pair leaves concurrency to its caller.
@@ -263,8 +263,9 @@ impl CallOptimizer {
     ///
     /// Single flight: a call that misses while an identical call (same key) is executing
     /// waits for that call's result instead of executing too (counted as `coalesced`). If
-    /// that call fails, panics or is dropped, the waiters look the key up again, and one of
-    /// them executes; an error is never handed on.
+    /// that call fails, panics or is dropped, each waiter executes itself, at once and side
+    /// by side with the others: an error is never handed on, and a failing call costs its
+    /// waiters at most its own duration again, never one failure after another.
     ///
     /// # Errors
     ///
@@ -282,21 +283,19 @@ impl CallOptimizer {
         let Some(key) = self.key(module, export, encoded_args) else {
             return execute.await.map(Arc::from);
         };
-        loop {
-            let now = self.cache.now();
-            match self.cache.begin(&key, now, true) {
-                Begin::Hit(hit) => return Ok(hit),
-                Begin::Lead(ticket) => {
-                    let lead = self.lead(ticket, now);
-                    return lead.finish(execute.await);
-                }
-                Begin::Solo => return self.finish(key, execute.await, now),
-                Begin::Wait(landing) => {
-                    if let Some(landed) = landing.wait().await {
-                        return Ok(landed);
-                    }
-                }
+        let now = self.cache.now();
+        match self.cache.begin(&key, now, true) {
+            Begin::Hit(hit) => Ok(hit),
+            Begin::Lead(ticket) => {
+                let lead = self.lead(ticket, now);
+                lead.finish(execute.await)
             }
+            Begin::Solo => self.finish(key, execute.await, now),
+            Begin::Wait(landing) => match landing.wait().await {
+                Some(landed) => Ok(landed),
+                // The flight failed: execute now, side by side with its other waiters.
+                None => self.finish(key, execute.await, now),
+            },
         }
     }
 
@@ -394,27 +393,26 @@ impl CallOptimizer {
             return execute.await;
         };
         let key = Self::key_of(module, &encoded);
-        loop {
-            let now = self.cache.now();
-            let bytes = match self.cache.begin(&key, now, true) {
-                Begin::Hit(bytes) => bytes,
-                Begin::Lead(ticket) => {
-                    let lead = self.lead(ticket, now);
-                    return lead.finish_typed(codec, execute.await);
-                }
-                Begin::Solo => return self.typed_finish(codec, key, execute.await, now),
-                Begin::Wait(landing) => match landing.wait().await {
-                    Some(landed) => landed,
-                    None => continue,
-                },
-            };
-            return match codec.decode::<R>(&bytes) {
-                Ok(r) => Ok(r),
-                Err(_) => {
-                    let result = execute.await;
-                    self.typed_redo(codec, module, &encoded, result, now)
-                }
-            };
+        let now = self.cache.now();
+        let bytes = match self.cache.begin(&key, now, true) {
+            Begin::Hit(bytes) => bytes,
+            Begin::Lead(ticket) => {
+                let lead = self.lead(ticket, now);
+                return lead.finish_typed(codec, execute.await);
+            }
+            Begin::Solo => return self.typed_finish(codec, key, execute.await, now),
+            Begin::Wait(landing) => match landing.wait().await {
+                Some(landed) => landed,
+                // The flight failed: execute now, side by side with its other waiters.
+                None => return self.typed_finish(codec, key, execute.await, now),
+            },
+        };
+        match codec.decode::<R>(&bytes) {
+            Ok(r) => Ok(r),
+            Err(_) => {
+                let result = execute.await;
+                self.typed_redo(codec, module, &encoded, result, now)
+            }
         }
     }
 

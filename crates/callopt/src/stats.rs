@@ -16,7 +16,7 @@ pub struct CallOptStats {
     pub misses: u64,
     /// Asynchronous calls of a pure export that missed while an identical call was executing,
     /// and waited for its result instead of executing (single flight). A call whose flight
-    /// failed looks the key up again and is counted again.
+    /// failed then executes itself, without being counted again.
     pub coalesced: u64,
     /// Calls of exports not declared pure, which skip the cache entirely.
     pub bypasses: u64,
