@@ -353,15 +353,14 @@ impl CallOptimizer {
         R: Serialize + DeserializeOwned,
         E: From<CallOptError>,
     {
-        let Some(encoded) = self.typed_key(codec, export, args)? else {
+        let Some(key) = self.typed_key(codec, module, export, args)? else {
             return execute();
         };
         let now = self.cache.now();
-        let key = Self::key_of(module, &encoded);
         match self.cache.begin(&key, now, false) {
             Begin::Hit(bytes) => match codec.decode::<R>(&bytes) {
                 Ok(r) => Ok(r),
-                Err(_) => self.typed_redo(codec, module, &encoded, execute(), now),
+                Err(_) => self.typed_redo(codec, key, execute(), now),
             },
             Begin::Lead(ticket) => self.lead(ticket, now).finish_typed(codec, execute()),
             Begin::Solo | Begin::Wait(_) => self.typed_finish(codec, key, execute(), now),
@@ -389,10 +388,9 @@ impl CallOptimizer {
         E: From<CallOptError>,
         F: Future<Output = Result<R, E>>,
     {
-        let Some(encoded) = self.typed_key(codec, export, args)? else {
+        let Some(key) = self.typed_key(codec, module, export, args)? else {
             return execute.await;
         };
-        let key = Self::key_of(module, &encoded);
         let now = self.cache.now();
         let bytes = match self.cache.begin(&key, now, true) {
             Begin::Hit(bytes) => bytes,
@@ -411,18 +409,19 @@ impl CallOptimizer {
             Ok(r) => Ok(r),
             Err(_) => {
                 let result = execute.await;
-                self.typed_redo(codec, module, &encoded, result, now)
+                self.typed_redo(codec, key, result, now)
             }
         }
     }
 
-    /// The pure export's interned name and encoded arguments, or `None` (a bypass).
+    /// The key of a typed call, or `None` (counted as a bypass) if the export is not pure.
     fn typed_key<C, A>(
         &self,
         codec: &C,
+        module: &ModuleHash,
         export: &str,
         args: &A,
-    ) -> Result<Option<TypedArgs>, CallOptError>
+    ) -> Result<Option<MemoKey>, CallOptError>
     where
         C: Codec,
         A: Serialize + ?Sized,
@@ -437,19 +436,14 @@ impl CallOptimizer {
                 export: export.into(),
                 source,
             })?;
-        Ok(Some((Arc::clone(interned), encoded)))
-    }
-
-    fn key_of(module: &ModuleHash, (export, encoded): &TypedArgs) -> MemoKey {
-        MemoKey::new(*module, Arc::clone(export), encoded)
+        Ok(Some(MemoKey::new(*module, Arc::clone(interned), &encoded)))
     }
 
     /// A cached result did not decode as `R`: drop it and store the fresh `result`.
     fn typed_redo<C, R, E>(
         &self,
         codec: &C,
-        module: &ModuleHash,
-        encoded: &TypedArgs,
+        key: MemoKey,
         result: Result<R, E>,
         now: Option<Instant>,
     ) -> Result<R, E>
@@ -457,7 +451,6 @@ impl CallOptimizer {
         C: Codec,
         R: Serialize,
     {
-        let key = Self::key_of(module, encoded);
         self.cache.remove(&key);
         self.typed_finish(codec, key, result, now)
     }
@@ -508,9 +501,6 @@ impl CallOptimizer {
         self.cache.stats()
     }
 }
-
-/// A pure export's interned name and a call's encoded arguments.
-type TypedArgs = (Arc<str>, Vec<u8>);
 
 /// A flight this call leads: landed with the result, or aborted when dropped first (an
 /// error, a panic in `execute`, or the caller's future dropped mid-call), so waiters never
