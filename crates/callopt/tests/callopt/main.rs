@@ -540,6 +540,36 @@ fn typed_layer_round_trips_and_never_memoizes_errors() {
     }
 }
 
+/// The same export and arguments used with another result type: the cached result does not
+/// decode, so the call executes and its result replaces the entry.
+#[test]
+fn a_cached_result_of_another_type_is_replaced() {
+    let optimizer = CallOptimizer::builder().pure("f").build();
+    let m = module(7);
+    let number: i64 = optimizer
+        .call_typed(&Json, &m, "f", &1u8, || Ok::<_, AppError>(5))
+        .expect("ok");
+    let text: String = optimizer
+        .call_typed(&Json, &m, "f", &1u8, || {
+            Ok::<_, AppError>("five".to_owned())
+        })
+        .expect("ok");
+    assert_eq!((number, text.as_str()), (5, "five"));
+    // Now the string is cached: no execution.
+    let again: String = optimizer
+        .call_typed(&Json, &m, "f", &1u8, || -> Result<String, AppError> {
+            panic!("served from the cache")
+        })
+        .expect("ok");
+    assert_eq!(again, "five");
+    let stats = optimizer.stats();
+    assert_eq!(
+        (stats.hits, stats.misses, stats.entries),
+        (2, 1, 1),
+        "{stats:?}"
+    );
+}
+
 #[tokio::test]
 async fn typed_async_non_pure_bypasses_without_encoding() {
     let optimizer = CallOptimizer::builder().build();
