@@ -680,59 +680,56 @@ impl MemoCache {
         change: &mut Change,
     ) -> InsertOutcome {
         let charged = key.charged_bytes(value.len());
+        if charged > self.shard_bytes || self.shard_entries == 0 {
+            // An entry already cached for this key stays: it is just as valid.
+            change.tally.rejected_oversize += 1;
+            return InsertOutcome::Rejected;
+        }
+        let replaced = shard.find(&key).map(|idx| shard.remove_at(idx));
+        if let Some(node) = &replaced {
+            change.removed(node);
+            change.tally.replacements += 1;
+        }
+        while shard.index.len() + 1 > self.shard_entries || shard.bytes + charged > self.shard_bytes
         {
-            if charged > self.shard_bytes || self.shard_entries == 0 {
-                // An entry already cached for this key stays: it is just as valid.
-                change.tally.rejected_oversize += 1;
-                return InsertOutcome::Rejected;
+            let victim = shard.recency.tail;
+            if victim == NIL {
+                break;
             }
-            let replaced = shard.find(&key).map(|idx| shard.remove_at(idx));
-            if let Some(node) = &replaced {
-                change.removed(node);
-                change.tally.replacements += 1;
-            }
-            while shard.index.len() + 1 > self.shard_entries
-                || shard.bytes + charged > self.shard_bytes
-            {
-                let victim = shard.recency.tail;
-                if victim == NIL {
-                    break;
-                }
-                let node = shard.remove_at(victim);
-                change.tally.evictions_capacity += 1;
-                change.removed(&node);
-            }
-            let meta = Meta {
-                hash: key.table_hash(),
-                expires_at,
-                ..VACANT
-            };
-            let node = Node {
-                key,
-                value,
-                charged,
-            };
-            let idx = if let Some(idx) = shard.free.pop() {
-                shard.slots[idx] = Some(node);
-                shard.meta[idx] = meta;
-                idx
-            } else {
-                shard.slots.push(Some(node));
-                shard.meta.push(meta);
-                shard.slots.len() - 1
-            };
-            let all = &shard.meta;
-            shard.index.insert_unique(meta.hash, idx, |&i| all[i].hash);
-            shard.push_front(Which::Recency, idx);
-            shard.push_front(Which::Expiry, idx);
-            shard.bytes += charged;
-            change.added(charged);
-            change.tally.insertions += 1;
-            if replaced.is_some() {
-                InsertOutcome::Replaced
-            } else {
-                InsertOutcome::Inserted
-            }
+            let node = shard.remove_at(victim);
+            change.tally.evictions_capacity += 1;
+            change.removed(&node);
+        }
+        let meta = Meta {
+            hash: key.table_hash(),
+            expires_at,
+            ..VACANT
+        };
+        let node = Node {
+            key,
+            value,
+            charged,
+        };
+        let idx = if let Some(idx) = shard.free.pop() {
+            shard.slots[idx] = Some(node);
+            shard.meta[idx] = meta;
+            idx
+        } else {
+            shard.slots.push(Some(node));
+            shard.meta.push(meta);
+            shard.slots.len() - 1
+        };
+        let all = &shard.meta;
+        shard.index.insert_unique(meta.hash, idx, |&i| all[i].hash);
+        shard.push_front(Which::Recency, idx);
+        shard.push_front(Which::Expiry, idx);
+        shard.bytes += charged;
+        change.added(charged);
+        change.tally.insertions += 1;
+        if replaced.is_some() {
+            InsertOutcome::Replaced
+        } else {
+            InsertOutcome::Inserted
         }
     }
 
