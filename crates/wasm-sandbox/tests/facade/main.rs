@@ -258,6 +258,37 @@ mod memo {
         assert_eq!(stats.coalesced + stats.hits, 7, "{stats:?}");
     }
 
+    /// Identical calls of a pure export that traps, made at once: every caller gets its own
+    /// typed trap (none hangs, none is handed another's error), and nothing is memoized.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn identical_concurrent_calls_that_trap_each_fail_on_their_own() {
+        let sandbox = Arc::new(
+            WasmSandbox::builder()
+                .pure_export("abort_now")
+                .build()
+                .await
+                .unwrap(),
+        );
+        sandbox.load(guests::ABI_WASM).await.unwrap();
+        let calls: Vec<_> = (0..8)
+            .map(|_| {
+                let sandbox = Arc::clone(&sandbox);
+                tokio::spawn(async move { sandbox.call_bytes("abort_now", b"x").await })
+            })
+            .collect();
+        for call in calls {
+            let outcome = tokio::time::timeout(Duration::from_secs(10), call)
+                .await
+                .expect("no caller hangs")
+                .unwrap();
+            let err = outcome.expect_err("the guest traps");
+            assert!(matches!(err, Error::Trap { .. }), "{err}");
+        }
+        let stats = sandbox.call_optimizer().unwrap().stats();
+        assert_eq!((stats.entries, stats.errors), (0, 8), "{stats:?}");
+        assert_eq!(stats.misses + stats.coalesced, 8, "{stats:?}");
+    }
+
     /// Batched calls of a pure export share the memo cache with plain calls: a hit is
     /// answered without a batch, a miss runs batched and is stored, errors never are.
     #[tokio::test]
