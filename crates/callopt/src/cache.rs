@@ -622,12 +622,7 @@ impl MemoCache {
     /// Looks `key` up, marking it most recently used. Counts a hit or a miss.
     #[must_use]
     pub fn get(&self, key: &MemoKey) -> Option<Arc<[u8]>> {
-        self.get_at(key, self.now())
-    }
-
-    /// [`get`](Self::get) at `now`, read once by the caller (`None` without a TTL).
-    pub(crate) fn get_at(&self, key: &MemoKey, now: Option<Instant>) -> Option<Arc<[u8]>> {
-        self.locked(self.shard(key), now, |shard, change| {
+        self.locked(self.shard(key), self.now(), |shard, change| {
             let found = shard.get(key);
             if found.is_some() {
                 change.tally.hits += 1;

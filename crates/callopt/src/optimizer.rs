@@ -195,22 +195,12 @@ impl CallOptimizer {
     /// The low-level half of a memoized call: classifies the call and consults the cache.
     /// Counts a bypass, hit or miss.
     pub fn lookup(&self, module: &ModuleHash, export: &str, encoded_args: &[u8]) -> Lookup {
-        self.lookup_at(module, export, encoded_args).0
-    }
-
-    fn lookup_at(
-        &self,
-        module: &ModuleHash,
-        export: &str,
-        encoded_args: &[u8],
-    ) -> (Lookup, Option<Instant>) {
         let Some(key) = self.key(module, export, encoded_args) else {
-            return (Lookup::Bypass, None);
+            return Lookup::Bypass;
         };
-        let now = self.cache.now();
-        match self.cache.get_at(&key, now) {
-            Some(hit) => (Lookup::Hit(hit), now),
-            None => (Lookup::Miss(key), now),
+        match self.cache.get(&key) {
+            Some(hit) => Lookup::Hit(hit),
+            None => Lookup::Miss(key),
         }
     }
 
@@ -253,8 +243,8 @@ impl CallOptimizer {
         let now = self.cache.now();
         match self.cache.begin(&key, now, false) {
             Begin::Hit(hit) => Ok(hit),
-            Begin::Lead(ticket) => self.lead(ticket, now).finish(execute()),
-            Begin::Solo | Begin::Wait(_) => self.finish(key, execute(), now),
+            Begin::Lead(ticket) => self.finish(self.lead(ticket, now), execute()),
+            Begin::Solo | Begin::Wait(_) => self.finish(Dest::Key(key, now), execute()),
         }
     }
 
@@ -288,36 +278,32 @@ impl CallOptimizer {
             Begin::Hit(hit) => Ok(hit),
             Begin::Lead(ticket) => {
                 let lead = self.lead(ticket, now);
-                lead.finish(execute.await)
+                self.finish(lead, execute.await)
             }
-            Begin::Solo => self.finish(key, execute.await, now),
+            Begin::Solo => self.finish(Dest::Key(key, now), execute.await),
             Begin::Wait(landing) => match landing.wait().await {
                 Some(landed) => Ok(landed),
                 // The flight failed: execute now, side by side with its other waiters.
-                None => self.finish(key, execute.await, now),
+                None => self.finish(Dest::Key(key, now), execute.await),
             },
         }
     }
 
-    fn lead(&self, ticket: Ticket, now: Option<Instant>) -> Leading<'_> {
-        Leading {
-            optimizer: self,
+    fn lead(&self, ticket: Ticket, now: Option<Instant>) -> Dest<'_> {
+        Dest::Flight(Leading {
+            cache: &self.cache,
             ticket: Some(ticket),
             now,
-        }
+        })
     }
 
-    /// Stores an `Ok` result of a call that missed at `now`; counts an `Err`.
-    fn finish<E>(
-        &self,
-        key: MemoKey,
-        result: Result<Vec<u8>, E>,
-        now: Option<Instant>,
-    ) -> Result<Arc<[u8]>, E> {
+    /// Sends an `Ok` result of a call that missed to `dest`; counts an `Err` (which, for a
+    /// flight, aborts it as `dest` drops).
+    fn finish<E>(&self, dest: Dest<'_>, result: Result<Vec<u8>, E>) -> Result<Arc<[u8]>, E> {
         match result {
             Ok(bytes) => {
                 let value: Arc<[u8]> = bytes.into();
-                self.cache.insert_at(key, Arc::clone(&value), now);
+                dest.put(&self.cache, Arc::clone(&value));
                 Ok(value)
             }
             Err(e) => {
@@ -362,8 +348,10 @@ impl CallOptimizer {
                 Ok(r) => Ok(r),
                 Err(_) => self.typed_redo(codec, key, execute(), now),
             },
-            Begin::Lead(ticket) => self.lead(ticket, now).finish_typed(codec, execute()),
-            Begin::Solo | Begin::Wait(_) => self.typed_finish(codec, key, execute(), now),
+            Begin::Lead(ticket) => self.typed_finish(codec, self.lead(ticket, now), execute()),
+            Begin::Solo | Begin::Wait(_) => {
+                self.typed_finish(codec, Dest::Key(key, now), execute())
+            }
         }
     }
 
@@ -396,13 +384,13 @@ impl CallOptimizer {
             Begin::Hit(bytes) => bytes,
             Begin::Lead(ticket) => {
                 let lead = self.lead(ticket, now);
-                return lead.finish_typed(codec, execute.await);
+                return self.typed_finish(codec, lead, execute.await);
             }
-            Begin::Solo => return self.typed_finish(codec, key, execute.await, now),
+            Begin::Solo => return self.typed_finish(codec, Dest::Key(key, now), execute.await),
             Begin::Wait(landing) => match landing.wait().await {
                 Some(landed) => landed,
                 // The flight failed: execute now, side by side with its other waiters.
-                None => return self.typed_finish(codec, key, execute.await, now),
+                None => return self.typed_finish(codec, Dest::Key(key, now), execute.await),
             },
         };
         match codec.decode::<R>(&bytes) {
@@ -452,16 +440,12 @@ impl CallOptimizer {
         R: Serialize,
     {
         self.cache.remove(&key);
-        self.typed_finish(codec, key, result, now)
+        self.typed_finish(codec, Dest::Key(key, now), result)
     }
 
-    fn typed_finish<C, R, E>(
-        &self,
-        codec: &C,
-        key: MemoKey,
-        result: Result<R, E>,
-        now: Option<Instant>,
-    ) -> Result<R, E>
+    /// [`finish`](Self::finish) for a typed result; one that does not encode is not stored
+    /// (and aborts a flight).
+    fn typed_finish<C, R, E>(&self, codec: &C, dest: Dest<'_>, result: Result<R, E>) -> Result<R, E>
     where
         C: Codec,
         R: Serialize,
@@ -469,7 +453,7 @@ impl CallOptimizer {
         match result {
             Ok(r) => {
                 if let Ok(bytes) = codec.encode(&r) {
-                    self.cache.insert_at(key, bytes.into(), now);
+                    dest.put(&self.cache, bytes.into());
                 }
                 Ok(r)
             }
@@ -502,61 +486,42 @@ impl CallOptimizer {
     }
 }
 
-/// A flight this call leads: landed with the result, or aborted when dropped first (an
-/// error, a panic in `execute`, or the caller's future dropped mid-call), so waiters never
-/// hang on it.
-struct Leading<'a> {
-    optimizer: &'a CallOptimizer,
-    ticket: Option<Ticket>,
-    now: Option<Instant>,
+/// Where the result of a call that missed goes.
+enum Dest<'a> {
+    /// Stored under the key, with its TTL counted from the call's lookup.
+    Key(MemoKey, Option<Instant>),
+    /// Landed on the flight this call leads.
+    Flight(Leading<'a>),
 }
 
-impl Leading<'_> {
-    /// Lands an `Ok` result (stored and handed to the waiters); counts an `Err`, which
-    /// aborts the flight.
-    fn finish<E>(mut self, result: Result<Vec<u8>, E>) -> Result<Arc<[u8]>, E> {
-        match result {
-            Ok(bytes) => {
-                let value: Arc<[u8]> = bytes.into();
-                if let Some(ticket) = self.ticket.take() {
-                    self.optimizer.cache.land(ticket, &value, self.now);
-                }
-                Ok(value)
+impl Dest<'_> {
+    fn put(self, cache: &MemoCache, value: Arc<[u8]>) {
+        match self {
+            Dest::Key(key, now) => {
+                cache.insert_at(key, value, now);
             }
-            Err(e) => {
-                self.optimizer.error();
-                Err(e)
+            Dest::Flight(mut lead) => {
+                if let Some(ticket) = lead.ticket.take() {
+                    cache.land(ticket, &value, lead.now);
+                }
             }
         }
     }
+}
 
-    /// [`finish`](Self::finish) for a typed result; one that does not encode aborts.
-    fn finish_typed<C: Codec, R: Serialize, E>(
-        mut self,
-        codec: &C,
-        result: Result<R, E>,
-    ) -> Result<R, E> {
-        match result {
-            Ok(r) => {
-                if let (Ok(bytes), Some(ticket)) = (codec.encode(&r), self.ticket.take()) {
-                    self.optimizer
-                        .cache
-                        .land(ticket, &Arc::from(bytes), self.now);
-                }
-                Ok(r)
-            }
-            Err(e) => {
-                self.optimizer.error();
-                Err(e)
-            }
-        }
-    }
+/// A flight this call leads: landed with the result, or aborted when dropped first (an
+/// error, a result that does not encode, a panic in `execute`, or the caller's future
+/// dropped mid-call), so waiters never hang on it.
+struct Leading<'a> {
+    cache: &'a MemoCache,
+    ticket: Option<Ticket>,
+    now: Option<Instant>,
 }
 
 impl Drop for Leading<'_> {
     fn drop(&mut self) {
         if let Some(ticket) = self.ticket.take() {
-            self.optimizer.cache.abort(ticket);
+            self.cache.abort(ticket);
         }
     }
 }
