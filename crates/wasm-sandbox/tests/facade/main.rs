@@ -225,18 +225,22 @@ mod memo {
         assert_eq!(stats.insertions, 2);
     }
 
+    /// A sandbox on the ABI guest with `export` declared pure, to share between tasks.
+    async fn abi_sandbox_with_pure(export: &str) -> Arc<WasmSandbox> {
+        let sandbox = WasmSandbox::builder()
+            .pure_export(export)
+            .build()
+            .await
+            .unwrap();
+        sandbox.load(guests::ABI_WASM).await.unwrap();
+        Arc::new(sandbox)
+    }
+
     /// Identical calls of a pure export made at once execute once: the others wait for
     /// that execution's result (or, arriving after it, find it cached).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn identical_concurrent_calls_execute_once() {
-        let sandbox = Arc::new(
-            WasmSandbox::builder()
-                .pure_export("process_batch")
-                .build()
-                .await
-                .unwrap(),
-        );
-        sandbox.load(guests::ABI_WASM).await.unwrap();
+        let sandbox = abi_sandbox_with_pure("process_batch").await;
         // Large enough that the guest runs for milliseconds, while the callers arrive.
         let input: Arc<Vec<i32>> = Arc::new((0..200_000).collect());
         let calls: Vec<_> = (0..8)
@@ -262,14 +266,7 @@ mod memo {
     /// typed trap (none hangs, none is handed another's error), and nothing is memoized.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn identical_concurrent_calls_that_trap_each_fail_on_their_own() {
-        let sandbox = Arc::new(
-            WasmSandbox::builder()
-                .pure_export("abort_now")
-                .build()
-                .await
-                .unwrap(),
-        );
-        sandbox.load(guests::ABI_WASM).await.unwrap();
+        let sandbox = abi_sandbox_with_pure("abort_now").await;
         let calls: Vec<_> = (0..8)
             .map(|_| {
                 let sandbox = Arc::clone(&sandbox);
