@@ -22,6 +22,15 @@ pub const MEMORY_IMAGE_WAT: &str = include_str!("../wat/memory_image.wat");
 /// non-null refs; `stale_bytes(pages)` / `stale_elems(elems)` count leftovers; 1–16 pages,
 /// 4–64 table elements.
 pub const TENANT_WAT: &str = include_str!("../wat/tenant.wat");
+/// A WASI guest that sleeps in `poll_oneoff` (`sleep_hour`, `sleep_forever`,
+/// `sleep_loop`), prints forever (`print_forever`, `_start`), exits with a
+/// reserved status (`exit_200`), and spins 120 ms in each ABI step
+/// (`sandbox_alloc`, `sandbox_free`, `slow_echo`).
+pub const HOSTILE_WASI_WAT: &str = include_str!("../wat/hostile_wasi.wat");
+/// A guest ABI module returning a 48 MiB JSON array (`huge_json`), a 48 MiB
+/// error message (`huge_error`), and a batch frame of its whole memory
+/// (`echo__batch`, beside `echo`).
+pub const HOSTILE_ABI_WAT: &str = include_str!("../wat/hostile_abi.wat");
 
 /// The guest ABI in C: `process_batch` (JSON `Vec<i32>` doubled),
 /// `process_batch_postcard`, `echo`, `fail`, `bad_pointer`, `abort_now`,
@@ -55,6 +64,9 @@ mod tests {
             super::RECURSION_WAT,
             super::MEMBOMB_WAT,
             super::MEMORY_IMAGE_WAT,
+            super::TENANT_WAT,
+            super::HOSTILE_WASI_WAT,
+            super::HOSTILE_ABI_WAT,
         ] {
             assert!(!super::wat(text).is_empty());
         }

@@ -168,6 +168,56 @@ pub struct ResourceLimits {
     /// Most native stack the guest may use, in bytes; deeper recursion traps
     /// with a stack overflow. Default: 512 KiB.
     pub max_wasm_stack: usize,
+    /// Most bytes a byte or serde call's result block may hold. A larger
+    /// result is refused with [`Error::LimitExceeded`](crate::Error::LimitExceeded)
+    /// (`Resource::ResultBytes`) before it is copied out of guest memory.
+    /// Default: 16 MiB.
+    #[serde(default = "default_max_result_bytes")]
+    pub max_result_bytes: usize,
+    /// Most bytes of a guest's error message (the ABI's error flag) kept in
+    /// [`Error::Guest`](crate::Error::Guest); a longer message is cut at a
+    /// character boundary and marked as truncated. Default: 4 KiB.
+    #[serde(default = "default_max_error_message")]
+    pub max_error_message: usize,
+}
+
+fn default_max_result_bytes() -> usize {
+    16 * 1024 * 1024
+}
+
+fn default_max_error_message() -> usize {
+    4 * 1024
+}
+
+/// Structural limits checked before a module is compiled, so that a small
+/// hostile module cannot make the compiler spend unbounded time and memory
+/// (compile time and memory grow with the number of functions and the size
+/// of their bodies). The defaults admit real programs: a 69 MB module of
+/// 60,000 functions passes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct CompileLimits {
+    /// Most bytes of wasm (binary, or text before it is assembled).
+    /// Default: 256 MiB.
+    pub max_module_bytes: usize,
+    /// Most functions defined in the module (imports not counted).
+    /// Default: 200,000.
+    pub max_functions: u32,
+    /// Most bytes of one function body. Default: 8 MiB.
+    pub max_function_body_bytes: usize,
+    /// Most bytes of all function bodies together. Default: 192 MiB.
+    pub max_code_bytes: usize,
+}
+
+impl Default for CompileLimits {
+    fn default() -> Self {
+        CompileLimits {
+            max_module_bytes: 256 * 1024 * 1024,
+            max_functions: 200_000,
+            max_function_body_bytes: 8 * 1024 * 1024,
+            max_code_bytes: 192 * 1024 * 1024,
+        }
+    }
 }
 
 impl Default for ResourceLimits {
@@ -178,6 +228,8 @@ impl Default for ResourceLimits {
             timeout: Some(Duration::from_secs(10)),
             fuel: None,
             max_wasm_stack: 512 * 1024,
+            max_result_bytes: default_max_result_bytes(),
+            max_error_message: default_max_error_message(),
         }
     }
 }
@@ -190,8 +242,14 @@ pub enum Output {
     Null,
     /// Kept in memory, up to the capture limit, and readable after the call.
     Capture,
-    /// The host process's own stream.
+    /// The host process's own stream (stdout for stdout, stderr for stderr),
+    /// written through a bounded buffer so that a stalled reader suspends the
+    /// guest, which the call's deadline still cuts.
     Inherit,
+    /// The host process's standard error, whichever guest stream this is (the
+    /// CLI's `call` sends a guest's stdout here, so that its own stdout holds
+    /// the result alone).
+    HostStderr,
 }
 
 /// A host directory made visible to a WASI guest.
@@ -224,6 +282,12 @@ pub struct WasiConfig {
     /// Most bytes kept per captured stream; further output is dropped.
     /// `0` means the default of 1 MiB.
     pub capture_limit: usize,
+    /// Most bytes the guest may write to each of the host's own streams
+    /// ([`Output::Inherit`], [`Output::HostStderr`]); writes past it fail
+    /// with an I/O error the guest sees. `None` (the default) is no limit,
+    /// as for `wasmtime run`.
+    #[serde(default)]
+    pub inherit_limit: Option<u64>,
 }
 
 impl WasiConfig {
@@ -296,6 +360,9 @@ pub struct SandboxConfig {
     /// can be measured side by side. Default: `true`.
     #[serde(default = "default_true")]
     pub host_buffer_pool: bool,
+    /// Structural limits checked before compiling a module.
+    #[serde(default)]
+    pub compile_limits: CompileLimits,
 }
 
 impl Default for SandboxConfig {
@@ -307,6 +374,7 @@ impl Default for SandboxConfig {
             metrics: false,
             fresh_instance_per_call: false,
             host_buffer_pool: true,
+            compile_limits: CompileLimits::default(),
         }
     }
 }

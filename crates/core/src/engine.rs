@@ -43,6 +43,7 @@ pub fn wasmtime_config(tier: Tier, cfg: &SandboxConfig) -> Result<wasmtime::Conf
             c.cranelift_opt_level(wasmtime::OptLevel::Speed);
         }
     }
+    pin_features(&mut c, tier);
     let perf = &cfg.performance;
     let limits = &cfg.limits;
     c.parallel_compilation(perf.parallel_compilation);
@@ -76,6 +77,48 @@ pub fn wasmtime_config(tier: Tier, cfg: &SandboxConfig) -> Result<wasmtime::Conf
         c.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
     }
     Ok(c)
+}
+
+/// The WebAssembly proposals each tier's engine accepts, set explicitly so that
+/// they depend neither on wasmtime's defaults nor on which cargo features of
+/// wasmtime the build happens to unify (`threads` is a cargo feature that a
+/// dev-dependency can switch on).
+///
+/// | proposal | Pulley, Cranelift | Winch |
+/// |---|---|---|
+/// | Wasm 2.0 (SIMD, bulk memory, reference types, multi-value, ...) | on | on |
+/// | Wasm 3.0: memory64, multi-memory, extended const, GC, function references, tail calls, exceptions, relaxed SIMD | on | GC, function references, tail calls, exceptions and relaxed SIMD off (Winch does not implement them) |
+/// | threads (shared memory, atomics' wait/notify) | off | off |
+/// | stack switching, wide arithmetic, custom page sizes, shared-everything threads | off | off |
+///
+/// Threads are off because a shared memory outlives the store that made it
+/// and can be shared across instances, which the per-store memory limit and
+/// the pool's slot reset do not account for; a module with a shared memory
+/// fails to compile with [`Error::InvalidModule`](crate::Error::InvalidModule).
+/// The component model is off: the sandbox runs core modules only.
+pub(crate) fn pin_features(c: &mut wasmtime::Config, tier: Tier) {
+    let full = !matches!(tier, Tier::Baseline);
+    c.wasm_simd(true)
+        .wasm_bulk_memory(true)
+        .wasm_reference_types(true)
+        .wasm_multi_value(true)
+        .wasm_extended_const(true)
+        .wasm_memory64(true)
+        .wasm_multi_memory(true)
+        .wasm_gc(full)
+        // The GC value types (typed references in locals, globals and tables).
+        .wasm_features(wasmtime::WasmFeatures::GC_TYPES, full)
+        .wasm_function_references(full)
+        .wasm_tail_call(full)
+        .wasm_exceptions(full)
+        .wasm_relaxed_simd(full)
+        // `wasm_threads` exists only with wasmtime's `threads` cargo feature.
+        .wasm_features(wasmtime::WasmFeatures::THREADS, false)
+        .wasm_shared_everything_threads(false)
+        .wasm_stack_switching(false)
+        .wasm_wide_arithmetic(false)
+        .wasm_custom_page_sizes(false)
+        .wasm_component_model(false);
 }
 
 /// The number of instance slots the pooling allocator gets.
@@ -141,6 +184,9 @@ impl Ticker {
                             }
                             None => false,
                         });
+                        drop(list);
+                        // Async calls suspended in a host call past their deadline.
+                        crate::deadline::Alarms::global().fire_expired();
                     }
                 });
             if let Err(e) = spawned {

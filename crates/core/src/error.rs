@@ -189,6 +189,16 @@ pub enum Resource {
     TableElements,
     /// Instances, tables or memories per store.
     Instances,
+    /// Bytes of a call's result block (`ResourceLimits::max_result_bytes`).
+    ResultBytes,
+    /// Bytes of a module (`CompileLimits::max_module_bytes`).
+    ModuleBytes,
+    /// Functions defined by a module (`CompileLimits::max_functions`).
+    Functions,
+    /// Bytes of one function body (`CompileLimits::max_function_body_bytes`).
+    FunctionBodyBytes,
+    /// Bytes of all function bodies (`CompileLimits::max_code_bytes`).
+    CodeBytes,
 }
 
 impl std::fmt::Display for Resource {
@@ -197,6 +207,11 @@ impl std::fmt::Display for Resource {
             Resource::Memory => "memory",
             Resource::TableElements => "table",
             Resource::Instances => "instance, memory or table count",
+            Resource::ResultBytes => "result size",
+            Resource::ModuleBytes => "module size",
+            Resource::Functions => "function count",
+            Resource::FunctionBodyBytes => "function body size",
+            Resource::CodeBytes => "code size",
         })
     }
 }
@@ -451,10 +466,24 @@ pub(crate) fn from_call_error(err: wasmtime::Error, ctx: &CallContext) -> Error 
     if let Some(e) = err.downcast_ref::<Error>() {
         return clone_error(e);
     }
+    let text = format!("{err:#}");
+    // wasmtime-wasi refuses `proc_exit` statuses of 126 and above (reserved
+    // by WASI) with a plain error: the guest's doing, so a guest fault.
+    if text.contains(INVALID_EXIT_STATUS) {
+        return Error::Trap {
+            code: TrapCode::Other,
+            message: "the guest called proc_exit with a status outside [0, 126), which WASI \
+                      reserves"
+                .into(),
+        };
+    }
     Error::Engine {
-        reason: format!("{err:#}").into(),
+        reason: text.into(),
     }
 }
+
+/// wasmtime-wasi's message for a `proc_exit` status of 126 or more.
+const INVALID_EXIT_STATUS: &str = "exit with invalid exit status outside of [0..126)";
 
 /// Guest failures that wasmtime reports as errors of their own rather than as a
 /// [`wasmtime::Trap`], with the trap code they are reported as.
@@ -563,8 +592,17 @@ pub(crate) fn from_instantiate_error(
             limit: if text.contains("memory") { 1 } else { 4 },
         };
     }
-    Error::Engine {
-        reason: text.into(),
+    // Everything else that fails here is the module's doing (the sandbox's
+    // configuration is fixed and linking succeeded at load time: a memory or
+    // table the pool cannot hold, an unsupported shape), unless the host
+    // itself failed, which shows as an OS error in the chain.
+    if err.chain().any(|c| c.is::<std::io::Error>()) {
+        return Error::Engine {
+            reason: text.into(),
+        };
+    }
+    Error::InvalidModule {
+        reason: format!("cannot instantiate the module: {text}").into(),
     }
 }
 

@@ -38,6 +38,7 @@
 
 pub mod abi;
 mod config;
+mod deadline;
 mod engine;
 mod error;
 mod metrics;
@@ -46,8 +47,8 @@ mod store;
 
 pub use abi::Codec;
 pub use config::{
-    OptimizationLevel, Output, PerformanceConfig, Preopen, ResourceLimits, SandboxConfig, Tier,
-    WasiConfig,
+    CompileLimits, OptimizationLevel, Output, PerformanceConfig, Preopen, ResourceLimits,
+    SandboxConfig, Tier, WasiConfig,
 };
 pub use engine::{EPOCH_TICK, build_engine, pool_slots, wasmtime_config};
 pub use error::{Error, ErrorClass, Resource, Result, TrapCode};

@@ -18,8 +18,9 @@ use wasmtime::{Func, InstancePre, Linker, Memory, Store, TypedFunc, WasmParams, 
 
 use crate::abi::{self, ALLOC_EXPORT, Codec, FREE_EXPORT, MEMORY_EXPORT};
 use crate::config::{SandboxConfig, Tier, WasiConfig};
+use crate::deadline::{self, Budget};
 use crate::engine;
-use crate::error::{self, CallContext, Error, Result};
+use crate::error::{self, CallContext, Error, Resource, Result};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::store::{self, CapturedOutput, StoreData};
 
@@ -42,10 +43,10 @@ struct SandboxInner {
     engine: wasmtime::Engine,
     tier: Tier,
     config: SandboxConfig,
-    /// Linker for async calls (WASI's async flavour when enabled).
+    /// The linker: the embedder's host functions and, when enabled, WASI
+    /// (its async flavour: synchronous calls of WASI guests run as async
+    /// calls, so that their deadline can cut a host call).
     linker: Linker<StoreData>,
-    /// Linker for synchronous calls (WASI's sync flavour); only when WASI is on.
-    sync_linker: Option<Linker<StoreData>>,
     /// Every `(module, name)` the linkers define.
     provided: HashSet<(String, String)>,
     metrics: Metrics,
@@ -95,18 +96,11 @@ impl Sandbox {
             reason: format!("cannot define host functions: {e:#}").into(),
         };
         let mut linker = Linker::new(&engine);
-        let mut sync_linker = None;
         if config.wasi.is_some() {
             wasmtime_wasi::p1::add_to_linker_async(&mut linker, wasi_ctx).map_err(link_err)?;
-            let mut s = Linker::new(&engine);
-            wasmtime_wasi::p1::add_to_linker_sync(&mut s, wasi_ctx).map_err(link_err)?;
-            sync_linker = Some(s);
         }
         if let Some(host) = &host {
             host(&mut linker).map_err(link_err)?;
-            if let Some(s) = &mut sync_linker {
-                host(s).map_err(link_err)?;
-            }
         }
         let buffers = config
             .host_buffer_pool
@@ -126,7 +120,6 @@ impl Sandbox {
                 metrics: Metrics::new(config.metrics),
                 config,
                 linker,
-                sync_linker,
                 provided,
                 slots: pool_capacity.map(|n| Arc::new(Semaphore::new(n as usize))),
                 pool_capacity,
@@ -231,13 +224,6 @@ impl Sandbox {
             .linker
             .instantiate_pre(&module)
             .map_err(|e| Error::invalid_module(format!("cannot link the module: {e:#}")))?;
-        let pre_sync = match &inner.sync_linker {
-            Some(l) => Some(
-                l.instantiate_pre(&module)
-                    .map_err(|e| Error::invalid_module(format!("cannot link the module: {e:#}")))?,
-            ),
-            None => None,
-        };
         // Idle instances hold pool slots: never keep more than half the pool.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let max_idle = match inner.pool_capacity {
@@ -250,7 +236,6 @@ impl Sandbox {
                 module,
                 hash,
                 pre,
-                pre_sync,
                 uses_wasi,
                 host_calls,
             }),
@@ -470,7 +455,8 @@ struct ModuleInner {
     module: wasmtime::Module,
     hash: [u8; 32],
     pre: InstancePre<StoreData>,
-    pre_sync: Option<InstancePre<StoreData>>,
+    /// The module imports WASI, whose host calls are async: its synchronous
+    /// calls run as async calls on the sandbox's runtime (`deadline::block_on`).
     uses_wasi: bool,
     /// The module imports functions, so host code (which may panic) runs
     /// inside its calls.
@@ -532,15 +518,23 @@ impl Module {
     /// Instantiates the module for synchronous calls: the fast path, with no
     /// executor in between. Keep the instance and call it many times.
     ///
+    /// Instantiation (the start function and a reactor's `_initialize`) runs
+    /// under one deadline and one fuel budget. A WASI guest is instantiated
+    /// asynchronously on the sandbox's own runtime (see [`Instance`]).
+    ///
     /// # Errors
     ///
     /// [`Error::LimitExceeded`] when the module's initial memory or tables
     /// exceed the limits, [`Error::PoolExhausted`] when every pool slot is
-    /// in use, [`Error::Trap`] when its start function traps.
+    /// in use, [`Error::Trap`] when its start function traps,
+    /// [`Error::Timeout`] when instantiation outlasts the call timeout,
+    /// [`Error::Config`] for a WASI guest on an async runtime thread.
     pub fn instantiate(&self) -> Result<Instance> {
+        if self.inner.uses_wasi {
+            return deadline::block_on(self.instantiate_async());
+        }
         let inner = &self.inner;
         let cfg = &inner.sandbox.config;
-        let pre = inner.pre_sync.as_ref().unwrap_or(&inner.pre);
         let start = Instant::now();
         let permit = match &inner.sandbox.slots {
             Some(slots) => Some(
@@ -551,13 +545,17 @@ impl Module {
             None => None,
         };
         let mut store = store::new_store(&inner.sandbox.engine, cfg, cfg.wasi.as_ref())?;
-        store::arm(&mut store, cfg.limits.fuel, false);
-        let instance = pre.instantiate(&mut store).map_err(|e| {
+        store::arm_sync(&mut store, cfg.limits.fuel);
+        let instance = inner.pre.instantiate(&mut store).map_err(|e| {
             error::from_instantiate_error(e, inner.sandbox.pool_capacity, &call_context(cfg))
         })?;
         let mut inst = self.wrap(store, instance, permit);
         if self.is_reactor() {
-            inst.call_typed::<(), ()>(REACTOR_INIT, ())?;
+            // Armed above, with the instantiation: one deadline for both.
+            let init = inst.typed::<(), ()>(REACTOR_INIT)?;
+            let r = inst.invoke(|s| init.func.call(s, ()));
+            inst.poisoned |= r.as_ref().is_err_and(poisons);
+            r?;
         }
         inner.sandbox.metrics.record_instantiate(start.elapsed());
         Ok(inst)
@@ -578,23 +576,42 @@ impl Module {
     ///
     /// As [`Module::instantiate`].
     pub async fn instantiate_async(&self) -> Result<Instance> {
-        self.instantiate_async_with(self.inner.sandbox.config.wasi.as_ref())
+        let budget = Budget::start(&self.inner.sandbox.config.limits);
+        self.instantiate_async_with(self.inner.sandbox.config.wasi.as_ref(), &budget)
             .await
     }
 
-    async fn instantiate_async_with(&self, wasi: Option<&WasiConfig>) -> Result<Instance> {
+    /// Instantiates under `budget`, which the call that needs the instance
+    /// goes on spending: waiting for a pool slot, instantiation, the start
+    /// function and `_initialize` are all inside the call's deadline.
+    async fn instantiate_async_with(
+        &self,
+        wasi: Option<&WasiConfig>,
+        budget: &Budget,
+    ) -> Result<Instance> {
         let inner = &self.inner;
         let cfg = &inner.sandbox.config;
         let start = Instant::now();
-        let permit = self.slot_permit().await?;
+        let timeout = || Error::Timeout {
+            limit: cfg.limits.timeout.unwrap_or_default(),
+        };
+        let permit = deadline::bounded(budget.deadline, self.slot_permit())
+            .await
+            .ok_or_else(timeout)??;
         let mut store = store::new_store(&inner.sandbox.engine, cfg, wasi)?;
-        store::arm(&mut store, cfg.limits.fuel, true);
-        let instance = inner.pre.instantiate_async(&mut store).await.map_err(|e| {
-            error::from_instantiate_error(e, inner.sandbox.pool_capacity, &call_context(cfg))
-        })?;
+        store::set_fuel(&mut store, budget.fuel);
+        store::arm_async(&mut store, budget);
+        let instance = deadline::bounded(budget.deadline, inner.pre.instantiate_async(&mut store))
+            .await
+            .ok_or_else(timeout)?
+            .map_err(|e| {
+                error::from_instantiate_error(e, inner.sandbox.pool_capacity, &call_context(cfg))
+            })?;
         let mut inst = self.wrap(store, instance, permit);
         if self.is_reactor() {
-            inst.call_typed_async::<(), ()>(REACTOR_INIT, ()).await?;
+            let init = inst.typed::<(), ()>(REACTOR_INIT)?;
+            inst.step(budget, |s| Box::pin(init.func.call_async(s, ())))
+                .await?;
         }
         inner.sandbox.metrics.record_instantiate(start.elapsed());
         Ok(inst)
@@ -615,6 +632,7 @@ impl Module {
             funcs: HashMap::new(),
             abi_funcs: HashMap::new(),
             poisoned: false,
+            in_call: false,
             _slot: slot,
         }
     }
@@ -662,20 +680,23 @@ impl Module {
         }
     }
 
-    /// Takes an idle instance, or makes a new one.
-    async fn checkout(&self) -> Result<Instance> {
+    /// An instance for one call under `budget`: an idle one (given the
+    /// call's fuel), or a new one instantiated inside the call's deadline.
+    async fn checkout(&self, budget: &Budget) -> Result<Instance> {
         if !self.inner.sandbox.config.fresh_instance_per_call
             && let Some(idle) = self.idle.get()
-            && let Some(inst) = idle.list.lock().pop()
+            && let Some(mut inst) = idle.list.lock().pop()
         {
+            store::set_fuel(&mut inst.store, budget.fuel);
             return Ok(inst);
         }
-        self.instantiate_async().await
+        self.instantiate_async_with(self.inner.sandbox.config.wasi.as_ref(), budget)
+            .await
     }
 
     /// Returns an instance to the idle list unless it may hold broken state.
     fn checkin(&self, inst: Instance) {
-        if inst.poisoned || self.inner.sandbox.config.fresh_instance_per_call {
+        if inst.is_poisoned() || self.inner.sandbox.config.fresh_instance_per_call {
             return;
         }
         if let Some(idle) = self.idle.get() {
@@ -710,6 +731,30 @@ impl Module {
         Ok(())
     }
 
+    /// Starts one async call: its budget from this moment, its metrics timer.
+    fn start_call(&self) -> CallStart {
+        let sandbox = &self.inner.sandbox;
+        CallStart {
+            budget: Budget::start(&sandbox.config.limits),
+            timer: sandbox.metrics.enabled().then(Instant::now),
+        }
+    }
+
+    /// Ends an async call: the instance goes back to the idle list unless it
+    /// may hold broken state, and the call is one metrics sample.
+    fn end_call<T>(&self, call: &CallStart, inst: Option<Instance>, r: Result<T>) -> Result<T> {
+        if let Some(inst) = inst {
+            self.checkin(inst);
+        }
+        if let Some(t) = call.timer {
+            self.inner
+                .sandbox
+                .metrics
+                .record_call(t.elapsed(), r.as_ref().map(|_| ()));
+        }
+        r
+    }
+
     /// Calls a scalar export with typed parameters and results, on an idle
     /// instance.
     ///
@@ -723,10 +768,18 @@ impl Module {
         P: WasmParams + Send + Sync + 'static,
         R: WasmResults + Send + Sync + 'static,
     {
-        let mut inst = self.checkout().await?;
-        let r = inst.call_typed_async::<P, R>(export, params).await;
-        self.checkin(inst);
-        r
+        let call = self.start_call();
+        let mut inst = match self.checkout(&call.budget).await {
+            Ok(inst) => inst,
+            Err(e) => return self.end_call(&call, None, Err(e)),
+        };
+        let r = async {
+            let f = inst.typed::<P, R>(export)?;
+            inst.step(&call.budget, |s| Box::pin(f.func.call_async(s, params)))
+                .await
+        }
+        .await;
+        self.end_call(&call, Some(inst), r)
     }
 
     /// Calls an export through the guest ABI with raw bytes in and out.
@@ -734,12 +787,27 @@ impl Module {
     /// # Errors
     ///
     /// As [`Module::call_typed`], plus [`Error::Abi`] when the guest breaks
-    /// the ABI and [`Error::Guest`] when it reports an error.
+    /// the ABI, [`Error::Guest`] when it reports an error and
+    /// [`Error::LimitExceeded`] for a result over
+    /// [`ResourceLimits::max_result_bytes`](crate::ResourceLimits::max_result_bytes).
     pub async fn call_bytes(&self, export: &str, input: &[u8]) -> Result<Vec<u8>> {
-        let mut inst = self.checkout().await?;
-        let r = inst.call_bytes_async(export, input).await;
-        self.checkin(inst);
-        r
+        self.bytes_call(export, input, false)
+            .await
+            .map(HostBuf::into_vec)
+    }
+
+    /// A bytes call on an idle (or new) instance, with the result in a
+    /// pooled buffer if `pooled`.
+    async fn bytes_call(&self, export: &str, input: &[u8], pooled: bool) -> Result<HostBuf> {
+        let call = self.start_call();
+        let mut inst = match self.checkout(&call.budget).await {
+            Ok(inst) => inst,
+            Err(e) => return self.end_call(&call, None, Err(e)),
+        };
+        let r = inst
+            .abi_call(Exec::Async(&call.budget), export, input, pooled)
+            .await;
+        self.end_call(&call, Some(inst), r)
     }
 
     /// Calls an export with serde values, encoded with `codec`.
@@ -753,11 +821,9 @@ impl Module {
         R: DeserializeOwned,
     {
         let input = encode_args(&self.inner.sandbox, codec, args)?;
-        let mut inst = self.checkout().await?;
-        let r = inst.call_bytes_async_in(export, &input, true).await;
-        self.checkin(inst);
+        let out = self.bytes_call(export, &input, true).await;
         drop(input);
-        codec.decode(&r?)
+        codec.decode(&out?)
     }
 
     /// Calls an export with scalar values whose types are known only at run
@@ -767,14 +833,18 @@ impl Module {
     ///
     /// As [`Module::call_typed`].
     pub async fn call_values(&self, export: &str, args: &[Value]) -> Result<Vec<Value>> {
-        let mut inst = self.checkout().await?;
-        let r = inst.call_values_async(export, args).await;
-        self.checkin(inst);
-        r
+        let call = self.start_call();
+        let mut inst = match self.checkout(&call.budget).await {
+            Ok(inst) => inst,
+            Err(e) => return self.end_call(&call, None, Err(e)),
+        };
+        let r = inst.values(&call.budget, export, args).await;
+        self.end_call(&call, Some(inst), r)
     }
 
     /// Runs a WASI command: instantiates it with `wasi` (its arguments,
-    /// environment, directories and stdio) and calls `_start`.
+    /// environment, directories and stdio) and calls `_start`, all under one
+    /// deadline.
     ///
     /// A `proc_exit` status is returned in [`RunOutput::exit_code`], not as an
     /// error.
@@ -789,8 +859,18 @@ impl Module {
                 "running a WASI command needs WASI enabled on the sandbox",
             ));
         }
-        let mut inst = self.instantiate_async_with(Some(wasi)).await?;
-        let r = inst.call_typed_async::<(), ()>("_start", ()).await;
+        let call = self.start_call();
+        let mut inst = match self.instantiate_async_with(Some(wasi), &call.budget).await {
+            Ok(inst) => inst,
+            Err(e) => return self.end_call(&call, None, Err(e)),
+        };
+        let r = async {
+            let start = inst.typed::<(), ()>("_start")?;
+            inst.step(&call.budget, |s| Box::pin(start.func.call_async(s, ())))
+                .await
+        }
+        .await;
+        let r = self.end_call(&call, None, r);
         let stdout = inst.stdout().map(|c| c.contents()).unwrap_or_default();
         let stderr = inst.stderr().map(|c| c.contents()).unwrap_or_default();
         let exit_code = match r {
@@ -811,6 +891,20 @@ impl Module {
     }
 }
 
+/// The start of one async call of a [`Module`]: its budget and metrics timer.
+struct CallStart {
+    budget: Budget,
+    timer: Option<Instant>,
+}
+
+/// How the steps of one call run: synchronously on an armed store, or as
+/// async calls under a budget.
+#[derive(Clone, Copy)]
+enum Exec<'b> {
+    Sync,
+    Async(&'b Budget),
+}
+
 /// The guest ABI exports of an instance.
 #[derive(Clone)]
 struct Abi {
@@ -821,6 +915,14 @@ struct Abi {
 
 /// An instance of a module in its own store, for callers that want to hold
 /// it: the synchronous fast path, and stateful sessions.
+///
+/// Every call (sync or async) is one logical call under one deadline and one
+/// fuel budget, whatever it is made of: the four guest calls of a bytes or
+/// serde call (alloc, the export, two frees) share them. Synchronous calls
+/// of a WASI guest run as async calls on the sandbox's own runtime, so that
+/// a guest blocked in a WASI host call (a sleep, a stalled pipe) is still cut
+/// at its deadline; they cannot be made from a thread that runs an async
+/// runtime ([`Error::Config`]).
 ///
 /// Not thread-safe to share (`&mut self` calls), but `Send`.
 pub struct Instance {
@@ -833,6 +935,9 @@ pub struct Instance {
     /// Typed handles of the ABI exports called so far.
     abi_funcs: HashMap<Box<str>, TypedFunc<(i32, i32), i64>>,
     poisoned: bool,
+    /// A guest call is under way: true from its start until it returns, so a
+    /// call whose future was dropped half-way leaves the instance poisoned.
+    in_call: bool,
     /// The instance's pool slot, released after the store (declared last, so
     /// dropped last).
     _slot: Option<OwnedSemaphorePermit>,
@@ -843,7 +948,7 @@ impl std::fmt::Debug for Instance {
         f.debug_struct("Instance")
             .field("id", &self.id)
             .field("module", &self.module)
-            .field("poisoned", &self.poisoned)
+            .field("poisoned", &self.is_poisoned())
             .finish_non_exhaustive()
     }
 }
@@ -872,7 +977,11 @@ impl<P, R> Clone for TypedFunction<P, R> {
     }
 }
 
-impl<P: WasmParams, R: WasmResults> TypedFunction<P, R> {
+impl<P, R> TypedFunction<P, R>
+where
+    P: WasmParams + Send + Sync,
+    R: WasmResults + Send + Sync,
+{
     /// Calls the function on the instance it came from.
     ///
     /// # Errors
@@ -884,7 +993,10 @@ impl<P: WasmParams, R: WasmResults> TypedFunction<P, R> {
         if self.instance_id != instance.id {
             return Err(wrong_instance());
         }
-        instance.run_sync(|store| self.func.call(store, params))
+        if instance.module.inner.uses_wasi {
+            return deadline::block_on(self.call_async(instance, params));
+        }
+        instance.run_armed(|this| this.invoke(|store| self.func.call(store, params)))
     }
 
     /// Calls the function asynchronously: long calls yield to the executor at
@@ -893,18 +1005,16 @@ impl<P: WasmParams, R: WasmResults> TypedFunction<P, R> {
     /// # Errors
     ///
     /// As [`TypedFunction::call`].
-    pub async fn call_async(&self, instance: &mut Instance, params: P) -> Result<R>
-    where
-        P: Send + Sync,
-        R: Send + Sync,
-    {
+    pub async fn call_async(&self, instance: &mut Instance, params: P) -> Result<R> {
         if self.instance_id != instance.id {
             return Err(wrong_instance());
         }
+        let (budget, timer) = instance.start_call();
         let func = &self.func;
-        instance
-            .run_async(|store| Box::pin(func.call_async(store, params)))
-            .await
+        let r = instance
+            .step(&budget, |store| Box::pin(func.call_async(store, params)))
+            .await;
+        instance.record(timer, r)
     }
 }
 
@@ -919,9 +1029,10 @@ impl Instance {
     }
 
     /// True once a call on this instance trapped, timed out, hit a limit or
-    /// panicked a host function: its guest state may be inconsistent.
+    /// panicked a host function, or was dropped before it returned: its guest
+    /// state may be inconsistent.
     pub fn is_poisoned(&self) -> bool {
-        self.poisoned
+        self.poisoned || self.in_call
     }
 
     /// Bytes of linear memory the instance has (0 without a memory export).
@@ -1001,11 +1112,11 @@ impl Instance {
     /// # Errors
     ///
     /// As [`Instance::typed`], plus the guest's failures.
-    pub fn call_typed<P: WasmParams, R: WasmResults>(
-        &mut self,
-        name: &str,
-        params: P,
-    ) -> Result<R> {
+    pub fn call_typed<P, R>(&mut self, name: &str, params: P) -> Result<R>
+    where
+        P: WasmParams + Send + Sync,
+        R: WasmResults + Send + Sync,
+    {
         let f = self.typed::<P, R>(name)?;
         f.call(self, params)
     }
@@ -1031,6 +1142,13 @@ impl Instance {
     /// [`Error::SignatureMismatch`] when the values do not match the export's
     /// parameters, plus the guest's failures.
     pub async fn call_values_async(&mut self, name: &str, args: &[Value]) -> Result<Vec<Value>> {
+        let (budget, timer) = self.start_call();
+        let r = self.values(&budget, name, args).await;
+        self.record(timer, r)
+    }
+
+    /// [`Instance::call_values_async`] under a budget the caller started.
+    async fn values(&mut self, budget: &Budget, name: &str, args: &[Value]) -> Result<Vec<Value>> {
         let f = self.func(name)?;
         let ty = f.ty(&self.store);
         let sig = Signature::from(&ty);
@@ -1049,8 +1167,10 @@ impl Instance {
         }
         let mut results = vec![wasmtime::Val::I32(0); ty.results().len()];
         let results_ref = &mut results;
-        self.run_async(|store| Box::pin(f.call_async(store, &given, results_ref)))
-            .await?;
+        self.step(budget, |store| {
+            Box::pin(f.call_async(store, &given, results_ref))
+        })
+        .await?;
         results.iter().map(Value::from_val).collect()
     }
 
@@ -1059,51 +1179,28 @@ impl Instance {
     /// # Errors
     ///
     /// [`Error::Abi`] when the guest lacks the ABI exports or returns a block
-    /// outside its memory, [`Error::Guest`] when it reports an error, plus
-    /// [`Error::MissingExport`], [`Error::SignatureMismatch`] and the guest's
-    /// failures.
+    /// outside its memory, [`Error::Guest`] when it reports an error,
+    /// [`Error::LimitExceeded`] for a result over
+    /// [`ResourceLimits::max_result_bytes`](crate::ResourceLimits::max_result_bytes),
+    /// plus [`Error::MissingExport`], [`Error::SignatureMismatch`] and the
+    /// guest's failures.
     pub fn call_bytes(&mut self, name: &str, input: &[u8]) -> Result<Vec<u8>> {
-        self.call_bytes_in(name, input, false)
-            .map(HostBuf::into_vec)
+        self.bytes_sync(name, input, false).map(HostBuf::into_vec)
     }
 
     /// [`Instance::call_bytes`], with the result in a pooled buffer if
     /// `pooled` and the sandbox has a buffer pool.
-    fn call_bytes_in(&mut self, name: &str, input: &[u8], pooled: bool) -> Result<HostBuf> {
-        let abi = self.abi()?;
-        let func = self.abi_func(name)?;
-        let len = guest_len(input.len())?;
+    fn bytes_sync(&mut self, name: &str, input: &[u8], pooled: bool) -> Result<HostBuf> {
+        if self.module.inner.uses_wasi {
+            return deadline::block_on(self.bytes_async(name, input, pooled));
+        }
         // The four guest calls (alloc, call, free twice) are one logical call:
         // armed once, under one deadline.
         self.run_armed(|this| {
-            let ptr = if input.is_empty() {
-                0
-            } else {
-                this.invoke(|s| abi.alloc.call(s, len))?
-            };
-            this.write_arg(&abi, ptr, input)?;
-            let packed = this.invoke(|s| func.call(s, (ptr, len)))?;
-            if !input.is_empty() {
-                this.invoke(|s| abi.free.call(s, (ptr, len)))?;
-            }
-            let (rptr, rlen, is_err) = abi::unpack_result(packed);
-            let out = this.read_result(&abi, rptr, rlen, pooled)?;
-            if rlen > 0 {
-                this.invoke(|s| abi.free.call(s, (rptr as i32, rlen as i32)))?;
-            }
-            finish_result(out, is_err)
+            this.abi_call(Exec::Sync, name, input, pooled)
+                .now_or_never()
+                .expect("synchronous steps complete without suspending")
         })
-    }
-
-    /// The typed handle of an ABI export `f(ptr, len) -> i64`, looked up and
-    /// type-checked once per instance.
-    fn abi_func(&mut self, name: &str) -> Result<TypedFunc<(i32, i32), i64>> {
-        if let Some(f) = self.abi_funcs.get(name) {
-            return Ok(f.clone());
-        }
-        let f = self.typed::<(i32, i32), i64>(name)?.func;
-        self.abi_funcs.insert(name.into(), f.clone());
-        Ok(f)
     }
 
     /// Async version of [`Instance::call_bytes`].
@@ -1112,43 +1209,18 @@ impl Instance {
     ///
     /// As [`Instance::call_bytes`].
     pub async fn call_bytes_async(&mut self, name: &str, input: &[u8]) -> Result<Vec<u8>> {
-        self.call_bytes_async_in(name, input, false)
+        self.bytes_async(name, input, false)
             .await
             .map(HostBuf::into_vec)
     }
 
-    /// [`Instance::call_bytes_async`], with the result in a pooled buffer if
-    /// `pooled` and the sandbox has a buffer pool.
-    async fn call_bytes_async_in(
-        &mut self,
-        name: &str,
-        input: &[u8],
-        pooled: bool,
-    ) -> Result<HostBuf> {
-        let abi = self.abi()?;
-        let func = self.abi_func(name)?;
-        let len = guest_len(input.len())?;
-        let ptr = if input.is_empty() {
-            0
-        } else {
-            self.run_async(|s| Box::pin(abi.alloc.call_async(s, len)))
-                .await?
-        };
-        self.write_arg(&abi, ptr, input)?;
-        let packed = self
-            .run_async(|s| Box::pin(func.call_async(s, (ptr, len))))
-            .await?;
-        if !input.is_empty() {
-            self.run_async(|s| Box::pin(abi.free.call_async(s, (ptr, len))))
-                .await?;
-        }
-        let (rptr, rlen, is_err) = abi::unpack_result(packed);
-        let out = self.read_result(&abi, rptr, rlen, pooled)?;
-        if rlen > 0 {
-            self.run_async(|s| Box::pin(abi.free.call_async(s, (rptr as i32, rlen as i32))))
-                .await?;
-        }
-        finish_result(out, is_err)
+    /// [`Instance::call_bytes_async`] as one call with its own budget.
+    async fn bytes_async(&mut self, name: &str, input: &[u8], pooled: bool) -> Result<HostBuf> {
+        let (budget, timer) = self.start_call();
+        let r = self
+            .abi_call(Exec::Async(&budget), name, input, pooled)
+            .await;
+        self.record(timer, r)
     }
 
     /// Calls an export with serde values (synchronously).
@@ -1162,7 +1234,7 @@ impl Instance {
         R: DeserializeOwned,
     {
         let input = encode_args(&self.module.inner.sandbox, codec, args)?;
-        let out = self.call_bytes_in(name, &input, true)?;
+        let out = self.bytes_sync(name, &input, true)?;
         drop(input);
         codec.decode(&out)
     }
@@ -1178,9 +1250,91 @@ impl Instance {
         R: DeserializeOwned,
     {
         let input = encode_args(&self.module.inner.sandbox, codec, args)?;
-        let out = self.call_bytes_async_in(name, &input, true).await?;
+        let out = self.bytes_async(name, &input, true).await?;
         drop(input);
         codec.decode(&out)
+    }
+
+    /// The ABI protocol of `docs/abi.md`, written once for both ways of
+    /// running its steps: allocate the argument block, write it, call the
+    /// export, free the argument block, check and copy the result block out,
+    /// free it. The result block is checked against guest memory and the
+    /// result limit before a byte of it is copied; an error message is cut to
+    /// its limit before it is copied.
+    async fn abi_call(
+        &mut self,
+        exec: Exec<'_>,
+        name: &str,
+        input: &[u8],
+        pooled: bool,
+    ) -> Result<HostBuf> {
+        let abi = self.abi()?;
+        let func = self.abi_func(name)?;
+        let len = guest_len(input.len())?;
+        let ptr = if input.is_empty() {
+            0
+        } else {
+            self.run_typed(exec, &abi.alloc, len).await?
+        };
+        self.write_arg(&abi, ptr, input)?;
+        let packed = self.run_typed(exec, &func, (ptr, len)).await?;
+        if !input.is_empty() {
+            self.run_typed(exec, &abi.free, (ptr, len)).await?;
+        }
+        let (rptr, rlen, is_err) = abi::unpack_result(packed);
+        let limits = &self.module.inner.sandbox.config.limits;
+        let (max_copy, max_error) = (limits.max_result_bytes, limits.max_error_message);
+        let copied = if is_err {
+            self.read_block(&abi, rptr, rlen, max_error, false)
+        } else if rlen as usize > max_copy {
+            Err(Error::LimitExceeded {
+                resource: Resource::ResultBytes,
+                requested: u64::from(rlen),
+                limit: max_copy as u64,
+            })
+        } else {
+            self.read_block(&abi, rptr, rlen, rlen as usize, pooled)
+        };
+        // A block over the result limit is freed all the same, so the refusal
+        // leaks nothing in an instance that is reused; one outside guest
+        // memory is no block to free.
+        if rlen > 0 && !matches!(copied, Err(Error::Abi { .. })) {
+            self.run_typed(exec, &abi.free, (rptr as i32, rlen as i32))
+                .await?;
+        }
+        let out = copied?;
+        if is_err {
+            return Err(Error::Guest {
+                message: guest_message(&out, rlen as usize).into(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// One typed guest call as a step of `exec`.
+    async fn run_typed<P, R>(&mut self, exec: Exec<'_>, f: &TypedFunc<P, R>, params: P) -> Result<R>
+    where
+        P: WasmParams + Send + Sync,
+        R: WasmResults + Send + Sync,
+    {
+        match exec {
+            Exec::Sync => self.invoke(|s| f.call(s, params)),
+            Exec::Async(budget) => {
+                self.step(budget, |s| Box::pin(f.call_async(s, params)))
+                    .await
+            }
+        }
+    }
+
+    /// The typed handle of an ABI export `f(ptr, len) -> i64`, looked up and
+    /// type-checked once per instance.
+    fn abi_func(&mut self, name: &str) -> Result<TypedFunc<(i32, i32), i64>> {
+        if let Some(f) = self.abi_funcs.get(name) {
+            return Ok(f.clone());
+        }
+        let f = self.typed::<(i32, i32), i64>(name)?.func;
+        self.abi_funcs.insert(name.into(), f.clone());
+        Ok(f)
     }
 
     fn abi(&mut self) -> Result<Abi> {
@@ -1224,12 +1378,20 @@ impl Instance {
         Ok(())
     }
 
-    /// Copies a result block out of guest memory: once, into a `Vec` for raw
-    /// byte calls, or into a pooled buffer for serde calls (`pooled`).
-    fn read_result(&mut self, abi: &Abi, ptr: u32, len: u32, pooled: bool) -> Result<HostBuf> {
+    /// Checks that the block `[ptr, ptr+len)` lies in guest memory and copies
+    /// at most `max` bytes of its start out: once, into a `Vec`, or into a
+    /// pooled buffer (`pooled`).
+    fn read_block(
+        &mut self,
+        abi: &Abi,
+        ptr: u32,
+        len: u32,
+        max: usize,
+        pooled: bool,
+    ) -> Result<HostBuf> {
         let data = abi.memory.data(&self.store);
         let range = abi::check_range(ptr, len, data.len(), "result")?;
-        let bytes = &data[range];
+        let bytes = &data[range.start..range.end.min(range.start.saturating_add(max))];
         Ok(match &self.module.inner.sandbox.buffers {
             Some(pool) if pooled => match pool.alloc_copy(bytes) {
                 Ok(buf) => HostBuf::Pooled(buf),
@@ -1239,14 +1401,25 @@ impl Instance {
         })
     }
 
-    /// Runs one synchronous wasm call with the store armed, converting errors
-    /// and containing host-function panics.
-    #[inline]
-    fn run_sync<T>(
-        &mut self,
-        f: impl FnOnce(&mut Store<StoreData>) -> wasmtime::Result<T>,
-    ) -> Result<T> {
-        self.run_armed(|this| this.invoke(f))
+    /// Starts one call on this instance: its budget (fuel set now) and
+    /// metrics timer.
+    fn start_call(&mut self) -> (Budget, Option<Instant>) {
+        let sandbox = &self.module.inner.sandbox;
+        let budget = Budget::start(&sandbox.config.limits);
+        store::set_fuel(&mut self.store, budget.fuel);
+        (budget, sandbox.metrics.enabled().then(Instant::now))
+    }
+
+    /// Records one call's metrics sample.
+    fn record<T>(&self, timer: Option<Instant>, r: Result<T>) -> Result<T> {
+        if let Some(t) = timer {
+            self.module
+                .inner
+                .sandbox
+                .metrics
+                .record_call(t.elapsed(), r.as_ref().map(|_| ()));
+        }
+        r
     }
 
     /// Arms the store once (deadline, fuel) and runs `body`, which may make
@@ -1255,16 +1428,13 @@ impl Instance {
     #[inline]
     fn run_armed<T>(&mut self, body: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         let module = &self.module.inner;
-        if module.uses_wasi && tokio::runtime::Handle::try_current().is_ok() {
-            return Err(Error::config(
-                "synchronous calls into a WASI guest cannot run on an async runtime thread; \
-                 use the async call methods",
-            ));
-        }
-        store::arm(&mut self.store, module.sandbox.config.limits.fuel, false);
+        store::arm_sync(&mut self.store, module.sandbox.config.limits.fuel);
         let timer = module.sandbox.metrics.enabled().then(Instant::now);
         let r = body(self);
-        self.finish(timer, r)
+        if let Err(e) = &r {
+            self.poisoned |= poisons(e);
+        }
+        self.record(timer, r)
     }
 
     /// One wasm call on an armed store, converting errors and containing
@@ -1289,9 +1459,13 @@ impl Instance {
         r.map_err(|e| convert(e, &self.module.inner.sandbox.config))
     }
 
-    /// Runs one async wasm call with the store armed (yielding at each epoch
-    /// tick), converting errors and containing host-function panics.
-    async fn run_async<'a, T, F>(&'a mut self, f: F) -> Result<T>
+    /// One async wasm call as a step of a call under `budget`: the store is
+    /// armed with the call's deadline (checked at every tick, where the call
+    /// also yields), the future is cut when the deadline passes while it is
+    /// suspended in a host call, errors are converted, host-function panics
+    /// contained, and the instance is poisoned if the step fails or never
+    /// returns.
+    async fn step<'a, T, F>(&'a mut self, budget: &Budget, f: F) -> Result<T>
     where
         F: FnOnce(
             &'a mut Store<StoreData>,
@@ -1300,38 +1474,26 @@ impl Instance {
     {
         let sandbox = Arc::clone(&self.module.inner.sandbox);
         let cfg = &sandbox.config;
-        store::arm(&mut self.store, cfg.limits.fuel, true);
-        let timer = sandbox.metrics.enabled().then(Instant::now);
+        store::arm_async(&mut self.store, budget);
         // Split the borrow: the store goes to the future, the rest stays.
         let Instance {
-            store, poisoned, ..
+            store,
+            poisoned,
+            in_call,
+            ..
         } = self;
-        let r = match AssertUnwindSafe(f(store)).catch_unwind().await {
-            Ok(r) => r.map_err(|e| convert(e, cfg)),
-            Err(payload) => Err(panic_error(payload)),
+        *in_call = true;
+        let call = AssertUnwindSafe(f(store)).catch_unwind();
+        let r = match deadline::bounded(budget.deadline, call).await {
+            Some(Ok(r)) => r.map_err(|e| convert(e, cfg)),
+            Some(Err(payload)) => Err(panic_error(payload)),
+            None => Err(Error::Timeout {
+                limit: cfg.limits.timeout.unwrap_or_default(),
+            }),
         };
+        *in_call = false;
         if let Err(e) = &r {
             *poisoned |= poisons(e);
-        }
-        if let Some(t) = timer {
-            sandbox
-                .metrics
-                .record_call(t.elapsed(), r.as_ref().map(|_| ()));
-        }
-        r
-    }
-
-    #[inline]
-    fn finish<T>(&mut self, timer: Option<Instant>, r: Result<T>) -> Result<T> {
-        if let Err(e) = &r {
-            self.poisoned |= poisons(e);
-        }
-        if let Some(t) = timer {
-            self.module
-                .inner
-                .sandbox
-                .metrics
-                .record_call(t.elapsed(), r.as_ref().map(|_| ()));
         }
         r
     }
@@ -1431,13 +1593,18 @@ fn encode_args<A: Serialize + ?Sized>(
     codec.encode(args).map(HostBuf::Heap)
 }
 
-fn finish_result(out: HostBuf, is_err: bool) -> Result<HostBuf> {
-    if is_err {
-        return Err(Error::Guest {
-            message: String::from_utf8_lossy(&out).into_owned().into(),
-        });
+/// A guest's error message, lossily decoded, cut to what was copied (at a
+/// character boundary) and marked when `total` bytes were more than that.
+fn guest_message(copied: &[u8], total: usize) -> String {
+    let mut text = String::from_utf8_lossy(copied).into_owned();
+    if total > copied.len() {
+        // A multi-byte character cut by the copy decodes as U+FFFD: drop it.
+        if text.ends_with('\u{fffd}') && std::str::from_utf8(copied).is_err() {
+            text.pop();
+        }
+        text.push_str(&format!(" [truncated: {total} bytes in all]"));
     }
-    Ok(out)
+    text
 }
 
 /// The time a wall-clock limit may overrun: one epoch tick.

@@ -4,25 +4,31 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use parking_lot::Mutex;
 use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 
 use crate::config::{Output, SandboxConfig, WasiConfig};
+use crate::deadline::Budget;
 use crate::engine::EPOCH_TICK;
 use crate::error::{DeadlineExceeded, Error, LimitHit, Resource, Result};
 
 /// The data every sandbox store carries.
 pub struct StoreData {
     limiter: Limiter,
-    /// Epoch callbacks left before the current call's deadline.
-    ticks_left: u64,
-    /// Yield to the async executor at every tick (async calls only).
+    /// The current async call's deadline, checked against the clock at every
+    /// epoch tick (`None`: no timeout).
+    deadline: Option<Instant>,
+    /// The call is async: yield to the executor at every tick.
     yield_on_tick: bool,
+    /// The current sync call's epoch deadline is its timeout: a callback
+    /// means the deadline has passed.
+    sync_timeout: bool,
     /// The call timeout in epoch ticks, computed once per store (a 128-bit
     /// division is too dear for every call).
-    deadline_ticks: Option<u64>,
+    timeout_ticks: Option<u64>,
     pub(crate) wasi: Option<wasmtime_wasi::p1::WasiP1Ctx>,
     pub(crate) stdout: Option<CapturedOutput>,
     pub(crate) stderr: Option<CapturedOutput>,
@@ -32,7 +38,7 @@ impl std::fmt::Debug for StoreData {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoreData")
             .field("limiter", &self.limiter)
-            .field("ticks_left", &self.ticks_left)
+            .field("deadline", &self.deadline)
             .field("wasi", &self.wasi.is_some())
             .finish()
     }
@@ -109,29 +115,40 @@ pub(crate) fn new_store(
             max_memory: cfg.limits.max_memory,
             max_table_elements: cfg.limits.max_table_elements,
         },
-        ticks_left: u64::MAX,
+        deadline: None,
         yield_on_tick: false,
-        deadline_ticks: cfg.limits.timeout.map(ticks_for),
+        sync_timeout: false,
+        timeout_ticks: cfg.limits.timeout.map(ticks_for),
         wasi: wasi_ctx,
         stdout,
         stderr,
     };
     let mut store = Store::new(engine, data);
     store.limiter(|d| &mut d.limiter);
-    store.epoch_deadline_callback(|mut ctx| {
-        let d = ctx.data_mut();
-        d.ticks_left = d.ticks_left.saturating_sub(1);
-        if d.ticks_left == 0 {
+    store.epoch_deadline_callback(|ctx| {
+        let d = ctx.data();
+        if d.yield_on_tick {
+            // Async: a callback every tick. The deadline is an instant, so the
+            // time the call spent suspended in host calls counts too.
+            if d.deadline
+                .is_some_and(|deadline| Instant::now() >= deadline)
+            {
+                return Err(wasmtime::Error::new(DeadlineExceeded));
+            }
+            return Ok(UpdateDeadline::Yield(1));
+        }
+        if d.sync_timeout {
+            // Sync: the one callback comes at the deadline.
             return Err(wasmtime::Error::new(DeadlineExceeded));
         }
-        Ok(if d.yield_on_tick {
-            UpdateDeadline::Yield(1)
-        } else {
-            UpdateDeadline::Continue(1)
-        })
+        Ok(UpdateDeadline::Continue(FAR))
     });
     Ok(store)
 }
+
+/// An epoch deadline that never comes (2^62 ticks of 5 ms), and small enough
+/// that wasmtime adding it to the current epoch cannot overflow.
+const FAR: u64 = 1 << 62;
 
 /// Number of epoch ticks for a `timeout`: the first tick can come at any
 /// moment, so one more is added. Ticks are at least [`EPOCH_TICK`] apart, so
@@ -140,37 +157,46 @@ pub(crate) fn new_store(
 fn ticks_for(timeout: std::time::Duration) -> u64 {
     let tick = EPOCH_TICK.as_nanos();
     let n = timeout.as_nanos().div_ceil(tick) + 1;
-    u64::try_from(n).unwrap_or(u64::MAX)
+    u64::try_from(n).unwrap_or(FAR).min(FAR)
 }
 
-/// Arms the store for one call: deadline and fuel.
+/// Arms the store for one synchronous call: the epoch deadline is the call's
+/// timeout, counted from now on the engine's epoch (which the ticker advances
+/// with wall-clock time, whatever the guest is doing, so time in host calls
+/// counts). Reads no clock: this is the fast path.
 #[inline]
-pub(crate) fn arm(store: &mut Store<StoreData>, fuel: Option<u64>, is_async: bool) {
-    const FAR: u64 = 1 << 62;
+pub(crate) fn arm_sync(store: &mut Store<StoreData>, fuel: Option<u64>) {
     let d = store.data_mut();
-    let ticks = d.deadline_ticks;
-    d.yield_on_tick = is_async;
-    match (ticks, is_async) {
-        // Sync: one callback, exactly at the deadline.
-        (Some(n), false) => {
-            d.ticks_left = 1;
+    d.yield_on_tick = false;
+    d.deadline = None;
+    match d.timeout_ticks {
+        Some(n) => {
+            d.sync_timeout = true;
             store.set_epoch_deadline(n);
         }
-        (None, false) => {
-            d.ticks_left = u64::MAX;
+        None => {
+            d.sync_timeout = false;
             store.set_epoch_deadline(FAR);
         }
-        // Async: a callback each tick, which yields to the executor and
-        // counts down to the deadline.
-        (Some(n), true) => {
-            d.ticks_left = n;
-            store.set_epoch_deadline(1);
-        }
-        (None, true) => {
-            d.ticks_left = u64::MAX;
-            store.set_epoch_deadline(1);
-        }
     }
+    set_fuel(store, fuel);
+}
+
+/// Arms the store for the steps of one async call under `budget`: a
+/// callback every tick, which yields and checks the deadline. Fuel is set by
+/// [`set_fuel`] once per call, not per step.
+#[inline]
+pub(crate) fn arm_async(store: &mut Store<StoreData>, budget: &Budget) {
+    let d = store.data_mut();
+    d.yield_on_tick = true;
+    d.sync_timeout = false;
+    d.deadline = budget.deadline;
+    store.set_epoch_deadline(1);
+}
+
+/// Gives the store the fuel of one call.
+#[inline]
+pub(crate) fn set_fuel(store: &mut Store<StoreData>, fuel: Option<u64>) {
     if let Some(fuel) = fuel {
         // `set_fuel` only fails when fuel is not enabled, and the engine
         // enables it exactly when a fuel limit is set.
@@ -208,7 +234,11 @@ fn build_wasi(
     let stdout = match w.stdout {
         Output::Null => None,
         Output::Inherit => {
-            b.inherit_stdout();
+            b.stdout(HostOutput::new(HostFd::Stdout, w.inherit_limit));
+            None
+        }
+        Output::HostStderr => {
+            b.stdout(HostOutput::new(HostFd::Stderr, w.inherit_limit));
             None
         }
         Output::Capture => {
@@ -219,8 +249,8 @@ fn build_wasi(
     };
     let stderr = match w.stderr {
         Output::Null => None,
-        Output::Inherit => {
-            b.inherit_stderr();
+        Output::Inherit | Output::HostStderr => {
+            b.stderr(HostOutput::new(HostFd::Stderr, w.inherit_limit));
             None
         }
         Output::Capture => {
@@ -230,6 +260,112 @@ fn build_wasi(
         }
     };
     Ok((b.build_p1(), stdout, stderr))
+}
+
+/// Bytes a guest may have in flight to a host stream: past them its write
+/// waits (suspending an async call, which its deadline still cuts) until the
+/// host stream has taken them.
+const HOST_OUTPUT_BUFFER: usize = 64 * 1024;
+
+/// One of the host process's own output streams.
+#[derive(Debug, Clone, Copy)]
+enum HostFd {
+    Stdout,
+    Stderr,
+}
+
+/// A guest output stream written to the host's stdout or stderr.
+///
+/// wasmtime-wasi's own inherited streams write with a blocking `write(2)`
+/// inside the guest's call, so a reader that stops reading blocks the
+/// calling thread where no deadline can reach it. Here the guest's bytes go
+/// through a bounded buffer ([`HOST_OUTPUT_BUFFER`]) drained by a task of
+/// the async runtime (tokio's stdio, which writes on its blocking pool):
+/// when the buffer is full the guest's write *waits*, asynchronously, and a
+/// call waiting there ends at its deadline like any other. With a limit,
+/// writes past it fail (the guest sees an I/O error), so a guest cannot fill
+/// the host's disk or terminal without bound.
+#[derive(Debug, Clone, Copy)]
+struct HostOutput {
+    fd: HostFd,
+    limit: Option<u64>,
+}
+
+impl HostOutput {
+    fn new(fd: HostFd, limit: Option<u64>) -> Self {
+        HostOutput { fd, limit }
+    }
+
+    fn writer(&self) -> LimitedWrite {
+        let inner: Box<dyn tokio::io::AsyncWrite + Send + Sync + Unpin> = match self.fd {
+            HostFd::Stdout => Box::new(tokio::io::stdout()),
+            HostFd::Stderr => Box::new(tokio::io::stderr()),
+        };
+        LimitedWrite {
+            inner,
+            left: self.limit,
+        }
+    }
+}
+
+impl wasmtime_wasi::cli::IsTerminal for HostOutput {
+    fn is_terminal(&self) -> bool {
+        match self.fd {
+            HostFd::Stdout => std::io::IsTerminal::is_terminal(&std::io::stdout()),
+            HostFd::Stderr => std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        }
+    }
+}
+
+impl wasmtime_wasi::cli::StdoutStream for HostOutput {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(wasmtime_wasi::p2::pipe::AsyncWriteStream::new(
+            HOST_OUTPUT_BUFFER,
+            self.writer(),
+        ))
+    }
+
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.writer())
+    }
+}
+
+/// An `AsyncWrite` that takes at most `left` more bytes (`None`: any number).
+struct LimitedWrite {
+    inner: Box<dyn tokio::io::AsyncWrite + Send + Sync + Unpin>,
+    left: Option<u64>,
+}
+
+impl tokio::io::AsyncWrite for LimitedWrite {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let allowed = match self.left {
+            Some(0) if !buf.is_empty() => {
+                return Poll::Ready(Err(std::io::Error::new(
+                    std::io::ErrorKind::StorageFull,
+                    "the guest reached its output limit (WasiConfig::inherit_limit)",
+                )));
+            }
+            Some(left) => buf.len().min(usize::try_from(left).unwrap_or(usize::MAX)),
+            None => buf.len(),
+        };
+        let r = Pin::new(&mut self.inner).poll_write(cx, &buf[..allowed]);
+        if let (Poll::Ready(Ok(n)), Some(left)) = (&r, &mut self.left) {
+            *left = left.saturating_sub(*n as u64);
+        }
+        r
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 /// A captured WASI output stream: bounded, and truncating rather than failing
@@ -334,6 +470,7 @@ mod tests {
     #[test]
     fn ticks_cover_the_timeout() {
         assert_eq!(ticks_for(Duration::ZERO), 1);
+        assert_eq!(ticks_for(Duration::MAX), FAR);
         assert_eq!(ticks_for(EPOCH_TICK), 2);
         assert!(ticks_for(Duration::from_secs(1)) as u128 * EPOCH_TICK.as_nanos() >= 1_000_000_000);
     }

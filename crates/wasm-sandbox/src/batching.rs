@@ -110,7 +110,9 @@ fn frame(args: &[&[u8]]) -> Vec<u8> {
 fn unframe(mut bytes: &[u8], count: usize) -> Result<Vec<Result<Vec<u8>, Error>>, Error> {
     let bad = |why: &str| Error::abi(format!("malformed batch result frame: {why}"));
     let mut out = Vec::with_capacity(count);
-    while !bytes.is_empty() {
+    // Exactly `count` items: a frame that claims more (or holds trailing
+    // bytes) is refused after `count`, never decoded further.
+    while out.len() < count {
         let [status, a, b, c, d, rest @ ..] = bytes else {
             return Err(bad("truncated item header"));
         };
@@ -128,8 +130,11 @@ fn unframe(mut bytes: &[u8], count: usize) -> Result<Vec<Result<Vec<u8>, Error>>
         });
         bytes = tail;
     }
-    if out.len() != count {
-        return Err(bad(&format!("{} results for {count} calls", out.len())));
+    if !bytes.is_empty() {
+        return Err(bad(&format!(
+            "{} bytes after the {count} results the batch asked for",
+            bytes.len()
+        )));
     }
     Ok(out)
 }
@@ -163,6 +168,8 @@ mod tests {
         assert_eq!(items[0].as_ref().unwrap(), b"ok");
         assert!(matches!(&items[1], Err(Error::Guest { message }) if &**message == "bad"));
         assert!(unframe(&result, 3).is_err());
+        // More results than calls: refused, not decoded past the count.
+        assert!(unframe(&result, 1).is_err());
         assert!(unframe(&result[..7], 2).is_err());
         for cut in 0..result.len() {
             let _ = unframe(&result[..cut], 2);

@@ -29,6 +29,7 @@ fn rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+mod hostile;
 mod isolation;
 
 mod calls {
