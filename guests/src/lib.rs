@@ -23,7 +23,7 @@ pub const MEMORY_IMAGE_WAT: &str = include_str!("../wat/memory_image.wat");
 /// 4–64 table elements.
 pub const TENANT_WAT: &str = include_str!("../wat/tenant.wat");
 /// A WASI guest that sleeps in `poll_oneoff` (`sleep_hour`, `sleep_forever`,
-/// `sleep_loop`), prints forever (`print_forever`, `_start`), exits with a
+/// `sleep_loop`, and the ABI export `sleep_hour_bytes`), prints forever (`print_forever`, `_start`), exits with a
 /// reserved status (`exit_200`), and spins 120 ms in each ABI step
 /// (`sandbox_alloc`, `sandbox_free`, `slow_echo`).
 pub const HOSTILE_WASI_WAT: &str = include_str!("../wat/hostile_wasi.wat");

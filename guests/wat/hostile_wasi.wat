@@ -13,6 +13,7 @@
 ;;   free each spin for 120 ms of wall-clock time (read with `clock_time_get`)
 ;;   before doing their job, and `slow_echo(ptr, len) -> i64`, which spins as
 ;;   long and returns its argument: one bytes call is four steps of 120 ms.
+;; * `sleep_hour_bytes(ptr, len) -> i64`: an ABI export that sleeps for an hour.
 (module
   (import "wasi_snapshot_preview1" "poll_oneoff"
     (func $poll_oneoff (param i32 i32 i32 i32) (result i32)))
@@ -37,6 +38,9 @@
     (drop (call $poll_oneoff (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 128))))
 
   (func (export "sleep_hour") (call $sleep (i64.const 3600000000000)))
+  (func (export "sleep_hour_bytes") (param i32 i32) (result i64)
+    (call $sleep (i64.const 3600000000000))
+    (i64.const 0))
   (func (export "sleep_forever") (call $sleep (i64.const -1)))
   (func (export "sleep_loop")
     (loop $again

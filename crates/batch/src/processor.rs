@@ -76,22 +76,18 @@ impl<E: BatchExecutor> BatchProcessor<E> {
         let executor = Arc::new(executor);
         let counters = Arc::new(Counters::default());
 
-        let mut states = Vec::with_capacity(config.workers);
-        for _ in 0..config.workers {
-            states.push(
-                executor
-                    .new_worker()
-                    .map_err(|source| BatchError::WorkerInit { source })?,
-            );
-        }
-
         let (group_tx, group_rx) = cb::unbounded::<Arc<Group<E::Error>>>();
         let (done_tx, done_rx) = mpsc::channel::<()>(1);
         let (outbox, answers) = mpsc::unbounded_channel();
-        for (i, state) in states.into_iter().enumerate() {
-            let worker = Worker {
+        // Each worker builds its state on its own thread, as it does when it rebuilds
+        // one after a panic: executors whose state must not be built on an async runtime
+        // thread (the sandbox instantiates WASI guests on its own runtime) work, and the
+        // caller's thread does not instantiate them one after another.
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), E::Error>>();
+        for i in 0..config.workers {
+            let mut worker = Worker {
                 executor: Arc::clone(&executor),
-                state: Some(state),
+                state: None,
                 init_error: None,
                 groups: group_rx.clone(),
                 counters: Arc::clone(&counters),
@@ -100,11 +96,35 @@ impl<E: BatchExecutor> BatchProcessor<E> {
                 held_since: None,
                 hold: config.answer_hold,
             };
+            let ready = ready_tx.clone();
             std::thread::Builder::new()
                 .name(format!("wasm-sandbox-batch-{i}"))
-                .spawn(move || worker.run())
+                .spawn(move || match worker.executor.new_worker() {
+                    Ok(state) => {
+                        worker.state = Some(state);
+                        let _ = ready.send(Ok(()));
+                        drop(ready);
+                        worker.run();
+                    }
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                    }
+                })
                 // Threads already spawned exit when `group_tx` is dropped on return.
                 .map_err(|source| BatchError::Spawn { source })?;
+        }
+        drop(ready_tx);
+        for _ in 0..config.workers {
+            match ready_rx.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(source)) => return Err(BatchError::WorkerInit { source }),
+                // A worker thread died building its state (its `new_worker` panicked).
+                Err(_) => {
+                    return Err(BatchError::WorkerUnavailable {
+                        reason: "it panicked while the processor was being created".into(),
+                    });
+                }
+            }
         }
         drop(group_rx);
         drop(outbox);

@@ -352,6 +352,34 @@ mod batched {
     use wasm_sandbox::batch::BatchConfig;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_guest_asleep_in_wasi_cannot_hold_a_batch_worker() {
+        // One worker, whose guest sleeps for an hour in `poll_oneoff`: the
+        // call ends at its deadline, and the worker is free for the next.
+        let limit = std::time::Duration::from_millis(200);
+        let sandbox = WasmSandbox::builder()
+            .batching(BatchConfig::new().workers(1))
+            .wasi(wasm_sandbox::WasiConfig::default())
+            .timeout(limit)
+            .build()
+            .await
+            .unwrap();
+        sandbox
+            .load(guests::HOSTILE_WASI_WAT.as_bytes())
+            .await
+            .unwrap();
+        for _ in 0..2 {
+            let start = std::time::Instant::now();
+            let err = sandbox
+                .call_batched::<_, ()>("sleep_hour_bytes", &())
+                .await
+                .unwrap_err();
+            let took = start.elapsed();
+            assert!(matches!(err, Error::Timeout { .. }), "{err}");
+            assert!(took >= limit && took < 2 * limit, "took {took:?}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn batched_calls_reach_the_right_callers() {
         let sandbox = std::sync::Arc::new(
             WasmSandbox::builder()
