@@ -21,12 +21,18 @@
 //!
 //! What Winch lacks in 48.0.8 is architecture and proposal support: it is
 //! complete on x86-64 only (aarch64 is partial and other targets are
-//! rejected), and it rejects GC, function references, tail calls, exceptions
-//! and relaxed SIMD. The sandbox's configuration enables none of those
-//! proposals, so on x86-64 the only way a [`SandboxConfig`] rules Winch out is
-//! the host architecture. A module using such a proposal fails to compile on
-//! Winch; [`TieredModule`](crate::TieredModule) then records the failure and
-//! moves on to the next tier.
+//! rejected), and it does not implement GC, function references, tail calls,
+//! exceptions and relaxed SIMD. The proposals each tier's engine accepts are
+//! pinned in one place, the core's `wasmtime_config` (its table is in
+//! `engine.rs`): the Pulley and Cranelift tiers accept those five proposals,
+//! the baseline tier's engine turns them off, and no tier accepts threads
+//! (shared memory). So a module that uses GC or exceptions fails to compile
+//! on Winch with `Error::InvalidModule` while the same module runs on the
+//! other tiers; [`TieredModule`](crate::TieredModule) then records the failure
+//! and moves on to the next tier. Proposals are properties of the module, not
+//! limits of the [`SandboxConfig`], so [`supports`] does not look at them: on
+//! x86-64 the only way a configuration rules Winch out is the host
+//! architecture.
 
 use wasm_sandbox_core::{SandboxConfig, Tier};
 
