@@ -4,13 +4,13 @@ use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use parking_lot::Mutex;
 use wasmtime::{Engine, Module};
 
-use crate::disk::{DiskLayer, Lookup};
+use crate::disk::{DiskLayer, DiskOptions, Lookup};
 use crate::index::EvictionPolicy;
 use crate::memory::MemoryLayer;
 use crate::stats::{Counters, bump, time};
@@ -35,6 +35,8 @@ pub struct CacheConfig {
     eviction_policy: EvictionPolicy,
     memory_max_entries: usize,
     memory_max_bytes: u64,
+    allow_shared_sticky_directory: bool,
+    lock_timeout: Duration,
     abort_after_temp_write: bool,
 }
 
@@ -46,6 +48,9 @@ impl Default for CacheConfig {
 }
 
 impl CacheConfig {
+    /// The default of [`CacheConfig::lock_timeout`]: 5 seconds.
+    pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+
     /// A cache with both layers, its disk layer in `directory`.
     pub fn new(directory: impl Into<PathBuf>) -> Self {
         CacheConfig {
@@ -71,6 +76,8 @@ impl CacheConfig {
             eviction_policy: EvictionPolicy::Lru,
             memory_max_entries: 256,
             memory_max_bytes: 256 << 20,
+            allow_shared_sticky_directory: false,
+            lock_timeout: Self::DEFAULT_LOCK_TIMEOUT,
             abort_after_temp_write: false,
         }
     }
@@ -99,6 +106,68 @@ impl CacheConfig {
     /// The bound, in bytes of code images, on the in-memory layer. Default: 256 MiB.
     pub fn memory_max_bytes(mut self, bytes: u64) -> Self {
         self.memory_max_bytes = bytes;
+        self
+    }
+
+    /// Whether a *sticky* directory that other users can write (mode `1777` or `1770`,
+    /// such as `/tmp` itself) is accepted as the cache directory. Default: `false`, and
+    /// [`CompilationCache::open`] refuses one with [`CacheError::InsecureDirectory`].
+    /// Prefer a private subdirectory (created with mode `0700`) to this switch.
+    ///
+    /// This does not accept a directory that others can write without the sticky bit,
+    /// nor one owned by another user (other than root): those are always refused, since
+    /// whoever can rename or remove our files there could swap them.
+    ///
+    /// In an accepted sticky directory, a user who can write it **can**:
+    ///
+    /// * plant entries under any of the cache's names (`<key>.cwasm`, `<key>.meta`,
+    ///   `.wsc-tmp-*`; keys are derived from public inputs, so they can be predicted):
+    ///   files of their own, symlinks, FIFOs, sockets, directories. Each is skipped
+    ///   ([`SkippedEntry`](crate::SkippedEntry)): its key is a miss and is compiled again
+    ///   in every process, and never stored while the entry is there. That costs compile
+    ///   time, nothing else;
+    /// * fill the directory or the disk, so that stores fail (counted in
+    ///   [`CacheStats::store_failures`]), and slow down the scan on open with many
+    ///   entries;
+    /// * list the directory, and so learn which keys (module, engine and settings
+    ///   hashes) are cached, with their sizes and times (the files themselves are mode
+    ///   `0600`: their contents cannot be read);
+    /// * hold the directory's `flock` (anyone who can open the directory can), which makes
+    ///   lookups that miss, stores, scans and clears wait up to
+    ///   [`CacheConfig::lock_timeout`] each and then go on without the lock;
+    /// * if the kernel does not protect hard links (`fs.protected_hardlinks = 0`), link
+    ///   our own files under other names: a header names its key and the artifact's
+    ///   checksum, so such a link either loads the artifact we wrote for that very key
+    ///   or is removed as corrupt.
+    ///
+    /// They **cannot**: make the cache load anything they wrote (a file must be owned by
+    /// the effective user and not writable by others, checked by `fstat` on the handle
+    /// that is then checksummed and given to wasmtime; headers and artifacts are checked
+    /// against each other and the key before anything is deserialized), remove, rename
+    /// or replace the cache's files (the sticky bit), make the cache follow a symlink
+    /// (nothing is opened with symlinks followed), block on a FIFO (files are opened
+    /// non-blocking and checked before they are read), or make it remove or replace
+    /// anything of theirs (the cache only ever unlinks regular files it owns, and does
+    /// not rename over an entry that is not ours: checked just before the rename, and
+    /// for a cache not running as root, forbidden by the sticky bit anyway).
+    pub fn allow_shared_sticky_directory(mut self, allow: bool) -> Self {
+        self.allow_shared_sticky_directory = allow;
+        self
+    }
+
+    /// How long an operation waits for the cache directory's `flock` while another
+    /// process holds it, before going on without it (logged, and counted in
+    /// [`CacheStats::lock_timeouts`]). Default: [`CacheConfig::DEFAULT_LOCK_TIMEOUT`].
+    ///
+    /// The lock keeps readers in other processes from seeing half-replaced entries; it
+    /// is held for a few renames, or for one scan of the directory. Going on without it
+    /// is safe (a half-replaced entry fails its checksum and is recompiled), so a process
+    /// that holds it forever (a stopped process, or anyone else who can open the
+    /// directory) slows the cache down but never stalls it. Lookups that find a verified
+    /// entry take no lock at all. Threads of one process wait for each other without a
+    /// timeout (each holds the lock only briefly).
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
         self
     }
 
@@ -151,10 +220,15 @@ impl CompilationCache {
     ///
     /// # Errors
     ///
-    /// [`CacheError::InsecureDirectory`] if other users can write to the directory (or
-    /// another user owns it), [`CacheError::NotADirectory`] if the path is a file,
-    /// [`CacheError::Io`] if its metadata cannot be read after creating it. Problems with
-    /// the entries inside are fixed, not reported.
+    /// [`CacheError::InsecureDirectory`] if other users can write to the directory (a
+    /// sticky one such as `/tmp` included, unless
+    /// [`CacheConfig::allow_shared_sticky_directory`] is set) or another user owns it;
+    /// [`CacheError::NotADirectory`] if the path is a file (or a FIFO, or anything else
+    /// but a directory); [`CacheError::Io`] if the opened directory cannot be `fstat`ed.
+    /// Problems with the entries inside are fixed, not reported: entries that the cache
+    /// did not create (symlinks, FIFOs, sockets, devices, directories, other users' files
+    /// under the cache's names) are skipped without being opened, and counted in
+    /// [`CacheStats::skipped_entries`].
     pub fn open(config: CacheConfig) -> Result<Self, CacheError> {
         let counters = Counters::default();
         let disk = match &config.directory {
@@ -162,9 +236,13 @@ impl CompilationCache {
             Some(dir) => {
                 let (disk, cleanup) = DiskLayer::open(
                     dir,
-                    config.eviction_policy,
-                    config.max_cache_size,
-                    config.abort_after_temp_write,
+                    DiskOptions {
+                        policy: config.eviction_policy,
+                        max_bytes: config.max_cache_size,
+                        abort_after_temp_write: config.abort_after_temp_write,
+                        allow_shared_sticky_directory: config.allow_shared_sticky_directory,
+                        lock_timeout: config.lock_timeout,
+                    },
                 )?;
                 bump(
                     &counters.temp_files_removed,
@@ -304,7 +382,8 @@ impl CompilationCache {
     /// Whether [`get_or_compile`](Self::get_or_compile) would find this module without
     /// compiling it: in memory, or as a complete entry (artifact and header) on disk.
     ///
-    /// Cheap (a hash of `wasm`, a map lookup and at most two `stat` calls) and read-only:
+    /// Cheap (a hash of `wasm`, a map lookup and at most two `lstat` calls: a symlink is
+    /// not an entry) and read-only:
     /// it neither verifies nor loads the artifact, and does not count as a hit. An entry
     /// found here that later fails verification is removed and recompiled by
     /// `get_or_compile`, as always. The tiering crate uses this to start a restarted
@@ -407,6 +486,15 @@ impl CompilationCache {
                 self.discard(disk, key, &reason);
                 return None;
             }
+            Ok(Lookup::Skipped(entry)) => {
+                tracing::warn!(
+                    %key,
+                    path = %entry.path.display(),
+                    reason = %entry.reason,
+                    "an entry the cache did not create holds this key's name; left alone, compiling instead"
+                );
+                return None;
+            }
             Err(error) => {
                 tracing::warn!(%key, %error, "cannot read the cache; compiling instead");
                 return None;
@@ -423,8 +511,11 @@ impl CompilationCache {
         //   flags, target, features and wasmtime version), so an artifact from another
         //   engine configuration is never looked up under this key; wasmtime checks the
         //   embedded engine configuration again while deserializing.
-        // - No tampering: `open` refused a directory that other users can write to, and
-        //   `lookup` refused files that another user owns or can write.
+        // - No tampering: `open` refused a directory that other users can write to (or,
+        //   if the embedder allowed a sticky shared one, others cannot replace our files
+        //   there), and every file was opened relative to that directory's handle without
+        //   following a symlink; `lookup` refused, by `fstat` of this handle, anything but
+        //   a regular file owned by us and not writable by others.
         // - Stability: the cache only ever replaces files by rename and removes them by
         //   unlink; neither changes the inode that wasmtime maps, so the mapping stays
         //   valid for the module's whole life, evicted or not.
@@ -518,15 +609,19 @@ impl CompilationCache {
         if let Some(disk) = &self.disk {
             stats.bytes_on_disk = disk.bytes();
             stats.entries_on_disk = disk.entries();
+            stats.skipped_entries = disk.skipped();
+            stats.lock_timeouts = disk.lock_timeouts();
             stats.disk_enabled = true;
         }
         stats
     }
 
     /// Checks every artifact on disk (header, key, ownership, length, checksum), removes
-    /// the bad ones and dead temporary files, and reports what it did. With no disk
-    /// layer the report is empty. The index is rebuilt from the directory first, which
-    /// also picks up entries other processes wrote (and resets recency to file age).
+    /// the bad ones and dead temporary files, and reports what it did, including the
+    /// entries it left alone ([`VerifyReport::skipped`]: symlinks, FIFOs and other things
+    /// the cache did not create, never opened). With no disk layer the report is empty.
+    /// The index is rebuilt from the directory first, which also picks up entries other
+    /// processes wrote (and resets recency to file age).
     ///
     /// # Errors
     ///
@@ -550,11 +645,13 @@ impl CompilationCache {
         Ok(report)
     }
 
-    /// Empties both layers. Modules already handed out stay valid.
+    /// Empties both layers. Modules already handed out stay valid. Entries the cache did
+    /// not create are left in place (and counted in [`CacheStats::skipped_entries`]).
     ///
     /// # Errors
     ///
-    /// [`CacheError::Io`] if the directory cannot be listed or a file cannot be removed.
+    /// [`CacheError::Io`] if the directory cannot be listed or a file of the cache cannot
+    /// be removed.
     pub fn clear(&self) -> Result<(), CacheError> {
         self.memory.clear();
         if let Some(disk) = &self.disk {

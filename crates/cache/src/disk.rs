@@ -6,27 +6,60 @@
 //! any process sees a matching pair. After that the reader works on its open file handle
 //! only: it maps it, checks its length and blake3 checksum against the header, and hands
 //! that same handle to wasmtime.
+//!
+//! The directory is opened once, in [`DiskLayer::open`], and checked on that handle;
+//! every file operation afterwards is relative to it ([`sys::Dir`]). Existing files are
+//! opened with `O_NOFOLLOW | O_NONBLOCK` and judged by `fstat` of the handle before
+//! anything reads or maps them. Entries with the cache's names that are not regular files
+//! of ours (symlinks, FIFOs, sockets, devices, directories, other users' files) are
+//! skipped and counted: a scan never opens them, a lookup is a miss, a store does not
+//! replace them, and nothing removes them. No lock is waited for longer than the
+//! configured timeout.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
+use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use wasm_sandbox_mmap::MappedFile;
 
 use crate::format::{ARTIFACT_EXT, META_EXT, META_LEN, Meta, TEMP_PREFIX};
 use crate::index::{EvictionIndex, EvictionPolicy};
-use crate::{CacheError, CacheKey, RemovedArtifact, VerifyReport, sys};
+use crate::stats::bump;
+use crate::sys::{self, FileInfo, Opened};
+use crate::{CacheError, CacheKey, RemovedArtifact, SkipReason, SkippedEntry, VerifyReport};
 
 /// Temporary files whose lock cannot be probed are removed after this long.
 const UNPROBED_TEMP_MAX_AGE: Duration = Duration::from_secs(3600);
 
+/// The longest pause between two attempts to take a contended `flock`.
+const MAX_LOCK_PAUSE: Duration = Duration::from_millis(20);
+
+/// How the disk layer is set up (from `CacheConfig`).
+pub(crate) struct DiskOptions {
+    pub(crate) policy: EvictionPolicy,
+    pub(crate) max_bytes: u64,
+    pub(crate) abort_after_temp_write: bool,
+    pub(crate) allow_shared_sticky_directory: bool,
+    pub(crate) lock_timeout: Duration,
+}
+
 pub(crate) struct DiskLayer {
-    dir: PathBuf,
+    /// The configured path, for messages only: nothing is opened through it after `open`.
+    path: PathBuf,
+    dir: sys::Dir,
     index: Mutex<EvictionIndex<CacheKey>>,
+    /// Threads of this process queue here (blocking, in order) before they contend for the
+    /// directory's `flock` with other processes (polling, bounded by `lock_timeout`).
+    local_lock: RwLock<()>,
+    lock_timeout: Duration,
     abort_after_temp_write: bool,
+    skipped: AtomicU64,
+    lock_timeouts: AtomicU64,
 }
 
 /// The result of looking a key up on disk.
@@ -37,6 +70,9 @@ pub(crate) enum Lookup {
     Missing,
     /// An entry that must not be loaded, and why.
     Corrupt(String),
+    /// One of the entry's names holds something the cache did not create: a miss, and the
+    /// thing is left alone.
+    Skipped(SkippedEntry),
 }
 
 /// What a store did.
@@ -45,81 +81,169 @@ pub(crate) struct Stored {
     pub(crate) evicted: u64,
 }
 
-/// What opening the directory cleaned up.
+/// What opening the directory (or a verify) cleaned up, and what it left alone.
 #[derive(Default)]
 pub(crate) struct Cleanup {
     pub(crate) temp_files_removed: u64,
     pub(crate) removed: Vec<RemovedArtifact>,
+    pub(crate) skipped: Vec<SkippedEntry>,
     pub(crate) evicted: u64,
 }
 
-/// A `flock` on the cache directory, released on drop. Best effort: where the platform
-/// or file system cannot lock, the cache still works, with the rename order and the
-/// checksums as the only protection against mismatched pairs.
-struct DirLock(#[allow(dead_code, reason = "held for its Drop")] Option<File>);
+/// A lock on the cache directory, released on drop: this process's reader-writer lock
+/// and, where it could be taken in time, a `flock` on the directory. Best effort: where
+/// the platform or file system cannot lock, or another process holds the `flock` past the
+/// timeout, the cache still works, with the rename order and the checksums as the only
+/// protection against mismatched pairs.
+struct DirLock<'a> {
+    _flock: Option<File>,
+    _shared: Option<RwLockReadGuard<'a, ()>>,
+    _exclusive: Option<RwLockWriteGuard<'a, ()>>,
+}
+
+/// A temporary file of ours in the cache directory, unlinked on drop unless renamed into
+/// place (or found no longer to be ours under its name).
+struct TempFile<'a> {
+    dir: &'a sys::Dir,
+    name: String,
+    file: File,
+    linked: bool,
+}
+
+impl TempFile<'_> {
+    fn persist(mut self, to: &str) -> io::Result<()> {
+        self.dir.rename(&self.name, to)?;
+        self.linked = false;
+        Ok(())
+    }
+}
+
+impl Drop for TempFile<'_> {
+    fn drop(&mut self) {
+        if self.linked {
+            let _ = self.dir.unlink(&self.name);
+        }
+    }
+}
+
+/// What [`DiskLayer::remove_ours`] did.
+enum Removal {
+    Removed,
+    Absent,
+    /// Something the cache did not create: left alone.
+    Foreign,
+}
+
+/// A fresh temporary file name: the prefix and 64 random bits (std's per-process random
+/// hash keys), so that another user cannot predict it in a shared directory.
+fn temp_name() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    hasher.write_u32(std::process::id());
+    format!("{TEMP_PREFIX}{:016x}", hasher.finish())
+}
+
+fn entry_names(key: &CacheKey) -> (String, String) {
+    (format!("{key}.{ARTIFACT_EXT}"), format!("{key}.{META_EXT}"))
+}
+
+/// Takes a `flock` on `file`, trying without blocking and pausing between attempts (from
+/// 0.2 ms, doubling, up to 20 ms) until `timeout` has passed. `Ok(false)`: timed out.
+fn lock_within(file: &File, exclusive: bool, timeout: Duration) -> io::Result<bool> {
+    let deadline = Instant::now().checked_add(timeout);
+    let mut pause = Duration::from_micros(200);
+    loop {
+        let attempt = if exclusive {
+            file.try_lock()
+        } else {
+            file.try_lock_shared()
+        };
+        match attempt {
+            Ok(()) => return Ok(true),
+            Err(fs::TryLockError::Error(e)) => return Err(e),
+            Err(fs::TryLockError::WouldBlock) => {}
+        }
+        let left = match deadline {
+            Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+            None => pause,
+        };
+        if left.is_zero() {
+            return Ok(false);
+        }
+        std::thread::sleep(pause.min(left));
+        pause = (pause * 2).min(MAX_LOCK_PAUSE);
+    }
+}
 
 impl DiskLayer {
     /// Opens (creating if missing) the cache directory. `Ok(None)` means the directory
-    /// cannot be written and the cache must run compile-only.
+    /// cannot be used or written and the cache must run compile-only.
     pub(crate) fn open(
-        dir: &Path,
-        policy: EvictionPolicy,
-        max_bytes: u64,
-        abort_after_temp_write: bool,
+        path: &Path,
+        options: DiskOptions,
     ) -> Result<(Option<DiskLayer>, Cleanup), CacheError> {
-        match fs::metadata(dir) {
+        let compile_only = |error: &dyn std::fmt::Display, what: &str| {
+            tracing::warn!(dir = %path.display(), error = %error, "{what}; compiling without a disk cache");
+            Ok((None, Cleanup::default()))
+        };
+        match fs::metadata(path) {
             Ok(meta) if !meta.is_dir() => {
                 return Err(CacheError::NotADirectory {
-                    path: dir.to_path_buf(),
+                    path: path.to_path_buf(),
                 });
             }
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                if let Err(e) = sys::create_private_dir(dir) {
-                    tracing::warn!(
-                        dir = %dir.display(),
-                        error = %e,
-                        "cannot create the compilation cache directory; compiling without a disk cache"
-                    );
-                    return Ok((None, Cleanup::default()));
+                if let Err(e) = sys::create_private_dir(path) {
+                    return compile_only(&e, "cannot create the compilation cache directory");
                 }
             }
-            Err(e) => {
-                tracing::warn!(
-                    dir = %dir.display(),
-                    error = %e,
-                    "cannot use the compilation cache directory; compiling without a disk cache"
-                );
-                return Ok((None, Cleanup::default()));
-            }
+            Err(e) => return compile_only(&e, "cannot use the compilation cache directory"),
         }
-        let meta = fs::metadata(dir).map_err(|e| CacheError::io(dir, e))?;
-        sys::check_dir_secure(dir, &meta)?;
+        let dir = match sys::Dir::open(path) {
+            Ok(dir) => dir,
+            Err(e) if e.kind() == io::ErrorKind::NotADirectory => {
+                return Err(CacheError::NotADirectory {
+                    path: path.to_path_buf(),
+                });
+            }
+            Err(e) => return compile_only(&e, "cannot open the compilation cache directory"),
+        };
+        dir.check_secure(path, options.allow_shared_sticky_directory)?;
 
         // Probe: can we create files here?
-        if let Err(e) = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .tempfile_in(dir)
-        {
-            tracing::warn!(
-                dir = %dir.display(),
-                error = %e,
-                "the compilation cache directory is not writable; compiling without a disk cache"
-            );
-            return Ok((None, Cleanup::default()));
+        let probe = temp_name();
+        match dir.create_new(&probe) {
+            Ok(file) => {
+                drop(file);
+                let _ = dir.unlink(&probe);
+            }
+            Err(e) => {
+                return compile_only(&e, "the compilation cache directory is not writable");
+            }
         }
 
         let layer = DiskLayer {
-            dir: dir.to_path_buf(),
-            index: Mutex::new(EvictionIndex::new(policy, max_bytes, usize::MAX)),
-            abort_after_temp_write,
+            path: path.to_path_buf(),
+            dir,
+            index: Mutex::new(EvictionIndex::new(
+                options.policy,
+                options.max_bytes,
+                usize::MAX,
+            )),
+            local_lock: RwLock::new(()),
+            lock_timeout: options.lock_timeout,
+            abort_after_temp_write: options.abort_after_temp_write,
+            skipped: AtomicU64::new(0),
+            lock_timeouts: AtomicU64::new(0),
         };
         let cleanup = layer.rebuild_index();
         Ok((Some(layer), cleanup))
     }
 
     pub(crate) fn dir(&self) -> &Path {
-        &self.dir
+        &self.path
     }
 
     pub(crate) fn bytes(&self) -> u64 {
@@ -130,23 +254,65 @@ impl DiskLayer {
         self.index.lock().len()
     }
 
-    fn paths(&self, key: &CacheKey) -> (PathBuf, PathBuf) {
-        (
-            self.dir.join(format!("{key}.{ARTIFACT_EXT}")),
-            self.dir.join(format!("{key}.{META_EXT}")),
-        )
+    /// Entries skipped so far (see [`SkippedEntry`]).
+    pub(crate) fn skipped(&self) -> u64 {
+        self.skipped.load(Ordering::Relaxed)
     }
 
-    fn lock(&self, exclusive: bool) -> DirLock {
-        let Ok(dir) = sys::open_dir(&self.dir) else {
-            return DirLock(None);
-        };
-        let locked = if exclusive {
-            dir.lock()
+    /// Directory locks given up on after the lock timeout.
+    pub(crate) fn lock_timeouts(&self) -> u64 {
+        self.lock_timeouts.load(Ordering::Relaxed)
+    }
+
+    fn count_skipped(&self, n: usize) {
+        bump(
+            &self.skipped,
+            "wasm_sandbox_cache_skipped_entries_total",
+            n as u64,
+        );
+    }
+
+    fn io(&self, name: &str, e: io::Error) -> CacheError {
+        CacheError::io(self.path.join(name), e)
+    }
+
+    fn skipped_entry(&self, name: &str, reason: SkipReason) -> SkippedEntry {
+        SkippedEntry {
+            path: self.path.join(name),
+            reason,
+        }
+    }
+
+    fn lock(&self, exclusive: bool) -> DirLock<'_> {
+        let (shared, excl) = if exclusive {
+            (None, Some(self.local_lock.write()))
         } else {
-            dir.lock_shared()
+            (Some(self.local_lock.read()), None)
         };
-        DirLock(locked.ok().map(|()| dir))
+        let flock = self.dir.reopen().ok().and_then(|file| {
+            match lock_within(&file, exclusive, self.lock_timeout) {
+                Ok(true) => Some(file),
+                Ok(false) => {
+                    bump(
+                        &self.lock_timeouts,
+                        "wasm_sandbox_cache_lock_timeouts_total",
+                        1,
+                    );
+                    tracing::warn!(
+                        dir = %self.path.display(),
+                        timeout = ?self.lock_timeout,
+                        "another process holds the cache directory lock; going ahead without it"
+                    );
+                    None
+                }
+                Err(_) => None,
+            }
+        });
+        DirLock {
+            _flock: flock,
+            _shared: shared,
+            _exclusive: excl,
+        }
     }
 
     /// Finds `key` and verifies it: header, key, ownership, length and checksum, all on
@@ -154,36 +320,47 @@ impl DiskLayer {
     ///
     /// The first attempt takes no lock: almost every lookup finds a complete pair, and the
     /// directory lock costs three system calls. Only a writer replacing the pair at that
-    /// moment could make it see halves of two pairs, so anything but a verified hit is
-    /// looked up again under the shared lock before it is believed (and, if corrupt,
-    /// removed).
+    /// moment could make it see halves of two pairs, so anything but a verified hit (or a
+    /// planted entry, which no writer makes) is looked up again under the shared lock
+    /// before it is believed (and, if corrupt, removed).
     pub(crate) fn lookup(&self, key: &CacheKey) -> Result<Lookup, CacheError> {
-        match self.read_entry(key) {
-            Ok(found @ Lookup::Found(..)) => Ok(found),
+        let result = match self.read_entry(key) {
+            Ok(done @ (Lookup::Found(..) | Lookup::Skipped(_))) => Ok(done),
             _ => {
                 let _lock = self.lock(false);
                 self.read_entry(key)
             }
+        };
+        if let Ok(Lookup::Skipped(_)) = &result {
+            self.count_skipped(1);
         }
+        result
     }
 
     fn read_entry(&self, key: &CacheKey) -> Result<Lookup, CacheError> {
-        let (art_path, meta_path) = self.paths(key);
-        let (header, file) = {
-            let header = match read_header(&meta_path) {
-                Ok(Ok(h)) => h,
-                Ok(Err(reason)) => return Ok(Lookup::Corrupt(reason.to_owned())),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Lookup::Missing),
-                Err(e) => return Err(CacheError::io(meta_path, e)),
-            };
-            let file = match File::open(&art_path) {
-                Ok(f) => f,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    return Ok(Lookup::Corrupt("header without artifact".to_owned()));
+        let (art_name, meta_name) = entry_names(key);
+        let header = match self.dir.open_file(&meta_name) {
+            Ok(Opened::Ours(file, info)) => {
+                if info.writable_by_others {
+                    return Ok(Lookup::Corrupt("header writable by other users".to_owned()));
                 }
-                Err(e) => return Err(CacheError::io(art_path, e)),
-            };
-            (header, file)
+                read_header(file).map_err(|e| self.io(&meta_name, e))?
+            }
+            Ok(Opened::Foreign(reason)) => {
+                return Ok(Lookup::Skipped(self.skipped_entry(&meta_name, reason)));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Lookup::Missing),
+            Err(e) => return Err(self.io(&meta_name, e)),
+        };
+        let (file, info) = match self.dir.open_file(&art_name) {
+            Ok(Opened::Ours(file, info)) => (file, info),
+            Ok(Opened::Foreign(reason)) => {
+                return Ok(Lookup::Skipped(self.skipped_entry(&art_name, reason)));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(Lookup::Corrupt("header without artifact".to_owned()));
+            }
+            Err(e) => return Err(self.io(&art_name, e)),
         };
         let meta = match Meta::decode(&header) {
             Ok(m) => m,
@@ -192,30 +369,30 @@ impl DiskLayer {
         if meta.key != *key {
             return Ok(Lookup::Corrupt("header belongs to another key".to_owned()));
         }
-        let fmeta = file
-            .metadata()
-            .map_err(|e| CacheError::io(art_path.clone(), e))?;
-        if let Err(reason) = sys::check_file_trusted(&fmeta) {
-            return Ok(Lookup::Corrupt(format!("artifact {reason}")));
+        if info.writable_by_others {
+            return Ok(Lookup::Corrupt(
+                "artifact writable by other users".to_owned(),
+            ));
         }
-        if fmeta.len() != meta.artifact_len {
+        if info.len != meta.artifact_len {
             return Ok(Lookup::Corrupt(format!(
                 "artifact is {} bytes, header says {} (truncated or extended)",
-                fmeta.len(),
-                meta.artifact_len
+                info.len, meta.artifact_len
             )));
         }
-        let sum = checksum_file(&file, meta.artifact_len, &art_path)?;
+        let sum = checksum_file(&file, meta.artifact_len, &self.path.join(&art_name))?;
         if *sum.as_bytes() != meta.checksum {
             return Ok(Lookup::Corrupt("artifact checksum mismatch".to_owned()));
         }
         Ok(Lookup::Found(file, meta.artifact_len + META_LEN as u64))
     }
 
-    /// Whether both files of `key`'s entry exist (not verified).
+    /// Whether both files of `key`'s entry exist as regular files of ours (not verified,
+    /// not opened, symlinks not followed).
     pub(crate) fn contains(&self, key: &CacheKey) -> bool {
-        let (art_path, meta_path) = self.paths(key);
-        meta_path.is_file() && art_path.is_file()
+        let (art_name, meta_name) = entry_names(key);
+        let ours = |name: &str| self.dir.stat(name).is_ok_and(|i| i.foreign().is_none());
+        ours(&meta_name) && ours(&art_name)
     }
 
     /// Records a hit on `key` (or learns about an entry another process wrote).
@@ -231,7 +408,7 @@ impl DiskLayer {
         evicted.len() as u64
     }
 
-    /// Removes `key`'s files and index entry.
+    /// Removes `key`'s files (those that are ours) and index entry.
     pub(crate) fn remove(&self, key: &CacheKey) {
         self.index.lock().remove(key);
         self.delete_files(&[(*key, 0)]);
@@ -261,7 +438,7 @@ impl DiskLayer {
     }
 
     fn write_pair(&self, key: &CacheKey, artifact: &[u8]) -> Result<(), CacheError> {
-        let (art_path, meta_path) = self.paths(key);
+        let (art_name, meta_name) = entry_names(key);
         let header = Meta::for_artifact(*key, artifact).encode();
         let art_tmp = self.write_temp(artifact)?;
         if self.abort_after_temp_write {
@@ -272,29 +449,50 @@ impl DiskLayer {
         let meta_tmp = self.write_temp(&header)?;
         {
             let _lock = self.lock(true);
+            // A rename would replace whatever holds the name; never replace what is not
+            // ours. Such an entry keeps the key out of the cache (a miss every time) until
+            // someone removes it.
+            for name in [&art_name, &meta_name] {
+                match self.dir.stat(name) {
+                    Ok(info) => {
+                        if let Some(reason) = info.foreign() {
+                            self.count_skipped(1);
+                            return Err(self.io(
+                                name,
+                                io::Error::new(
+                                    io::ErrorKind::AlreadyExists,
+                                    format!(
+                                        "a {reason} that the cache did not create holds this \
+                                         name; it is left alone and the entry is not stored"
+                                    ),
+                                ),
+                            ));
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(self.io(name, e)),
+                }
+            }
             art_tmp
-                .persist(&art_path)
-                .map_err(|e| CacheError::io(art_path.clone(), e.error))?;
-            if let Err(e) = meta_tmp.persist(&meta_path) {
+                .persist(&art_name)
+                .map_err(|e| self.io(&art_name, e))?;
+            if let Err(e) = meta_tmp.persist(&meta_name) {
                 // Never leave half a pair behind: no entry is only a miss.
-                let _ = fs::remove_file(&meta_path);
-                let _ = fs::remove_file(&art_path);
-                return Err(CacheError::io(meta_path.clone(), e.error));
+                let _ = self.remove_ours(&meta_name);
+                let _ = self.remove_ours(&art_name);
+                return Err(self.io(&meta_name, e));
             }
         }
         // Make the renames durable. Best effort: a lost rename is only a cache miss.
-        if let Ok(dir) = sys::open_dir(&self.dir) {
-            let _ = dir.sync_all();
-        }
+        let _ = self.dir.sync();
         Ok(())
     }
 
-    fn write_temp(&self, bytes: &[u8]) -> Result<tempfile::NamedTempFile, CacheError> {
+    fn write_temp(&self, bytes: &[u8]) -> Result<TempFile<'_>, CacheError> {
         let mut tmp = self.locked_temp()?;
-        let path = tmp.path().to_path_buf();
-        tmp.write_all(bytes)
-            .and_then(|()| tmp.as_file().sync_all())
-            .map_err(|e| CacheError::io(path, e))?;
+        if let Err(e) = tmp.file.write_all(bytes).and_then(|()| tmp.file.sync_all()) {
+            return Err(self.io(&tmp.name, e));
+        }
         Ok(tmp)
     }
 
@@ -304,54 +502,91 @@ impl DiskLayer {
     ///
     /// Between creating the file and locking it, a cleaner can find it unlocked, take it
     /// for a dead writer's, and unlink it (a write into it would then vanish, and a pair
-    /// could lose its header). So the lock is waited for, not tried, and the file is kept
-    /// only if its path still names it once locked; otherwise another one is made.
-    fn locked_temp(&self) -> Result<tempfile::NamedTempFile, CacheError> {
+    /// could lose its header). So the lock is waited for (within the lock timeout), not
+    /// tried, and the file is kept only if its name still names it once locked; otherwise
+    /// another one is made. A name that is taken (`O_EXCL`) is never written through.
+    fn locked_temp(&self) -> Result<TempFile<'_>, CacheError> {
         const ATTEMPTS: usize = 8;
-        let io_err = |e| CacheError::io(self.dir.clone(), e);
         for _ in 0..ATTEMPTS {
-            let tmp = tempfile::Builder::new()
-                .prefix(TEMP_PREFIX)
-                .tempfile_in(&self.dir)
-                .map_err(io_err)?;
+            let name = temp_name();
+            let file = match self.dir.create_new(&name) {
+                Ok(file) => file,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(self.io(&name, e)),
+            };
+            let mut tmp = TempFile {
+                dir: &self.dir,
+                name,
+                file,
+                linked: true,
+            };
             // Blocks only while a cleaner that found the file first holds it; such a
             // cleaner unlinks it before letting go.
-            if let Err(e) = tmp.as_file().lock()
-                && e.kind() != io::ErrorKind::Unsupported
-            {
-                return Err(io_err(e));
+            match lock_within(&tmp.file, true, self.lock_timeout) {
+                Ok(true) => {}
+                Ok(false) => {
+                    // Whoever holds it will unlink it: it is no longer ours to remove.
+                    tmp.linked = false;
+                    continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Unsupported => {}
+                Err(e) => return Err(self.io(&tmp.name, e)),
             }
-            let ours = tmp.as_file().metadata().map_err(io_err)?;
-            match fs::symlink_metadata(tmp.path()) {
-                Ok(linked) if sys::same_file(&ours, &linked) => return Ok(tmp),
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io_err(e)),
+            let ours = sys::file_info(&tmp.file).map_err(|e| self.io(&tmp.name, e))?;
+            match self.dir.stat(&tmp.name) {
+                Ok(linked) if linked.same_file(&ours) => return Ok(tmp),
+                Ok(_) => tmp.linked = false,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => tmp.linked = false,
+                Err(e) => return Err(self.io(&tmp.name, e)),
             }
         }
-        Err(io_err(io::Error::other(format!(
-            "{ATTEMPTS} temporary files in a row were removed by a concurrent cleaner"
-        ))))
+        Err(CacheError::io(
+            self.path.clone(),
+            io::Error::other(format!(
+                "{ATTEMPTS} temporary files in a row were taken or removed by someone else"
+            )),
+        ))
     }
 
-    /// Unlinks the files of `keys`. Unlinking is safe for modules loaded from them: the
-    /// mapping keeps the inode alive.
+    /// Unlinks `name` if it is a regular file of ours; leaves anything else alone.
+    fn remove_ours(&self, name: &str) -> io::Result<Removal> {
+        let info = match self.dir.stat(name) {
+            Ok(info) => info,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Removal::Absent),
+            Err(e) => return Err(e),
+        };
+        if info.foreign().is_some() {
+            return Ok(Removal::Foreign);
+        }
+        match self.dir.unlink(name) {
+            Ok(()) => Ok(Removal::Removed),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Removal::Absent),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Unlinks the files of `keys` (those that are ours). Unlinking is safe for modules
+    /// loaded from them: the mapping keeps the inode alive.
     fn delete_files(&self, keys: &[(CacheKey, u64)]) {
         if keys.is_empty() {
             return;
         }
         let _lock = self.lock(true);
+        let mut skipped = 0;
         for (key, _) in keys {
-            let (art_path, meta_path) = self.paths(key);
+            let (art_name, meta_name) = entry_names(key);
             // The header goes first: without it the artifact is never loaded.
-            for path in [meta_path, art_path] {
-                if let Err(e) = fs::remove_file(&path)
-                    && e.kind() != io::ErrorKind::NotFound
-                {
-                    tracing::warn!(path = %path.display(), error = %e, "cannot remove cache file");
+            for name in [meta_name, art_name] {
+                match self.remove_ours(&name) {
+                    Ok(Removal::Removed | Removal::Absent) => {}
+                    Ok(Removal::Foreign) => skipped += 1,
+                    Err(e) => {
+                        tracing::warn!(path = %self.path.join(&name).display(), error = %e, "cannot remove cache file");
+                    }
                 }
             }
         }
+        self.count_skipped(skipped);
     }
 
     /// Scans the directory: removes dead temporary files and half-written pairs, and
@@ -360,24 +595,36 @@ impl DiskLayer {
         let mut cleanup = Cleanup::default();
         let listing = {
             let _lock = self.lock(true);
-            let listing = match list_dir(&self.dir) {
+            let listing = match self.list() {
                 Ok(l) => l,
                 Err(e) => {
-                    tracing::warn!(dir = %self.dir.display(), error = %e, "cannot list the cache directory");
+                    tracing::warn!(dir = %self.path.display(), error = %e, "cannot list the cache directory");
                     return cleanup;
                 }
             };
-            cleanup.temp_files_removed = remove_dead_temps(&listing.temps);
-            for (path, reason) in &listing.orphans {
-                if fs::remove_file(path).is_ok() {
+            cleanup.temp_files_removed = self.remove_dead_temps(&listing.temps);
+            for (name, reason) in &listing.orphans {
+                if let Ok(Removal::Removed) = self.remove_ours(name) {
                     cleanup.removed.push(RemovedArtifact {
-                        path: path.clone(),
+                        path: self.path.join(name),
                         reason: (*reason).to_owned(),
                     });
                 }
             }
             listing
         };
+        if let Some(first) = listing.skipped.first() {
+            tracing::warn!(
+                dir = %self.path.display(),
+                count = listing.skipped.len(),
+                first = %first.path.display(),
+                reason = %first.reason,
+                "entries with the cache's file names that it did not create were left alone \
+                 (never opened, replaced or removed); remove them if they are not needed"
+            );
+        }
+        self.count_skipped(listing.skipped.len());
+        cleanup.skipped = listing.skipped;
         let mut pairs = listing.pairs;
         pairs.sort_by_key(|p| (p.modified, p.key));
         let mut evicted = Vec::new();
@@ -398,13 +645,14 @@ impl DiskLayer {
     }
 
     /// Checks every entry, removing the bad ones; also cleans temporary files and
-    /// half-written pairs.
+    /// half-written pairs, and reports the entries it left alone.
     pub(crate) fn verify(&self) -> Result<VerifyReport, CacheError> {
         let cleanup = self.rebuild_index();
         let mut report = VerifyReport {
             checked: 0,
             valid: 0,
             removed: cleanup.removed,
+            skipped: cleanup.skipped,
             temp_files_removed: cleanup.temp_files_removed,
         };
         let keys: Vec<CacheKey> = self.index.lock().keys().copied().collect();
@@ -419,9 +667,14 @@ impl DiskLayer {
                 Ok(Lookup::Corrupt(reason)) => {
                     self.remove(&key);
                     report.removed.push(RemovedArtifact {
-                        path: self.paths(&key).0,
+                        path: self.path.join(entry_names(&key).0),
                         reason,
                     });
+                }
+                Ok(Lookup::Skipped(entry)) => {
+                    // Planted since the scan.
+                    self.index.lock().remove(&key);
+                    report.skipped.push(entry);
                 }
                 Err(e) => return Err(e),
             }
@@ -429,45 +682,148 @@ impl DiskLayer {
         Ok(report)
     }
 
-    /// Removes every entry and every dead temporary file.
+    /// Removes every entry and every dead temporary file; leaves what is not ours.
     pub(crate) fn clear(&self) -> Result<(), CacheError> {
         let _lock = self.lock(true);
-        let listing = list_dir(&self.dir).map_err(|e| CacheError::io(self.dir.clone(), e))?;
-        remove_dead_temps(&listing.temps);
-        for (path, _) in &listing.orphans {
-            remove_if_present(path)?;
+        let listing = self
+            .list()
+            .map_err(|e| CacheError::io(self.path.clone(), e))?;
+        let mut skipped = listing.skipped.len();
+        self.remove_dead_temps(&listing.temps);
+        let names = listing.orphans.iter().map(|(name, _)| name.clone()).chain(
+            listing.pairs.iter().flat_map(|pair| {
+                let (art_name, meta_name) = entry_names(&pair.key);
+                [meta_name, art_name]
+            }),
+        );
+        for name in names {
+            match self.remove_ours(&name) {
+                Ok(Removal::Removed | Removal::Absent) => {}
+                Ok(Removal::Foreign) => skipped += 1,
+                Err(e) => {
+                    self.count_skipped(skipped);
+                    return Err(self.io(&name, e));
+                }
+            }
         }
-        for pair in &listing.pairs {
-            let (art_path, meta_path) = self.paths(&pair.key);
-            remove_if_present(&meta_path)?;
-            remove_if_present(&art_path)?;
-        }
+        self.count_skipped(skipped);
         self.index.lock().clear();
         Ok(())
     }
-}
 
-fn remove_if_present(path: &Path) -> Result<(), CacheError> {
-    match fs::remove_file(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(CacheError::io(path, e)),
-        _ => Ok(()),
+    /// Lists the cache's entries. Each name of ours (`<key>.cwasm`, `<key>.meta`,
+    /// `.wsc-tmp-*`) is `lstat`ed, never opened; anything but a regular file of ours is
+    /// skipped. Other names are ignored.
+    fn list(&self) -> io::Result<Listing> {
+        #[derive(Default)]
+        struct Halves {
+            artifact: Option<(u64, SystemTime)>,
+            meta: Option<u64>,
+        }
+        let mut halves: HashMap<CacheKey, Halves> = HashMap::new();
+        let mut temps = Vec::new();
+        let mut skipped = Vec::new();
+        for name in self.dir.names()? {
+            let Some(named) = parse_name(&name) else {
+                continue;
+            };
+            // Gone since the listing: nothing to do.
+            let Ok(info) = self.dir.stat(&name) else {
+                continue;
+            };
+            if let Some(reason) = info.foreign() {
+                skipped.push(self.skipped_entry(&name, reason));
+                continue;
+            }
+            match named {
+                Named::Temp => temps.push((name, info)),
+                Named::Artifact(key) => {
+                    halves.entry(key).or_default().artifact = Some((info.len, info.modified));
+                }
+                Named::Meta(key) => halves.entry(key).or_default().meta = Some(info.len),
+            }
+        }
+        let mut pairs = Vec::new();
+        let mut orphans = Vec::new();
+        for (key, h) in halves {
+            let (art_name, meta_name) = entry_names(&key);
+            match (h.artifact, h.meta) {
+                (Some((len, modified)), Some(meta_len)) => pairs.push(PairEntry {
+                    key,
+                    size: len + meta_len,
+                    modified,
+                }),
+                (Some(_), None) => orphans.push((art_name, "artifact without header")),
+                (None, Some(_)) => orphans.push((meta_name, "header without artifact")),
+                (None, None) => {}
+            }
+        }
+        Ok(Listing {
+            pairs,
+            orphans,
+            temps,
+            skipped,
+        })
+    }
+
+    /// Removes temporary files whose writer is gone: a live writer holds a `flock` on its
+    /// file, which the kernel releases when the writer dies. Each one is opened without
+    /// following a symlink or blocking, and only if it is still the regular file of ours
+    /// that the listing saw.
+    fn remove_dead_temps(&self, temps: &[(String, FileInfo)]) -> u64 {
+        let mut removed = 0;
+        for (name, listed) in temps {
+            let file = match self.dir.open_file(name) {
+                Ok(Opened::Ours(file, info)) if info.same_file(listed) => file,
+                _ => continue,
+            };
+            let dead = match file.try_lock() {
+                Ok(()) => true,
+                Err(fs::TryLockError::WouldBlock) => false,
+                Err(fs::TryLockError::Error(_)) => listed
+                    .modified
+                    .elapsed()
+                    .is_ok_and(|age| age > UNPROBED_TEMP_MAX_AGE),
+            };
+            if dead && self.dir.unlink(name).is_ok() {
+                removed += 1;
+            }
+        }
+        removed
     }
 }
 
-/// Reads a header file, refusing one that is not ours or not header-sized.
-fn read_header(path: &Path) -> io::Result<Result<Vec<u8>, &'static str>> {
-    let file = File::open(path)?;
-    let meta = file.metadata()?;
-    if let Err(reason) = sys::check_file_trusted(&meta) {
-        return Ok(Err(match reason {
-            "owned by another user" => "header owned by another user",
-            "writable by other users" => "header writable by other users",
-            _ => "header is not a regular file",
-        }));
-    }
-    let mut bytes = Vec::with_capacity(META_LEN);
+/// Reads a header file (at most one byte more than a header, so that a longer file is
+/// seen to be too long).
+fn read_header(file: File) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(META_LEN + 1);
     file.take(META_LEN as u64 + 1).read_to_end(&mut bytes)?;
-    Ok(Ok(bytes))
+    Ok(bytes)
+}
+
+/// What a directory entry's name says it is.
+enum Named {
+    Temp,
+    Artifact(CacheKey),
+    Meta(CacheKey),
+}
+
+/// Whether `name` is one of the cache's names: a temporary file, or the artifact or header
+/// of a key spelled canonically (lowercase).
+fn parse_name(name: &str) -> Option<Named> {
+    if name.starts_with(TEMP_PREFIX) {
+        return Some(Named::Temp);
+    }
+    let (stem, ext) = name.rsplit_once('.')?;
+    let key = CacheKey::from_hex(stem)?;
+    if key.to_string() != stem {
+        return None;
+    }
+    match ext {
+        ARTIFACT_EXT => Some(Named::Artifact(key)),
+        META_EXT => Some(Named::Meta(key)),
+        _ => None,
+    }
 }
 
 struct PairEntry {
@@ -478,102 +834,9 @@ struct PairEntry {
 
 struct Listing {
     pairs: Vec<PairEntry>,
-    orphans: Vec<(PathBuf, &'static str)>,
-    temps: Vec<PathBuf>,
-}
-
-fn list_dir(dir: &Path) -> io::Result<Listing> {
-    #[derive(Default)]
-    struct Halves {
-        artifact: Option<(u64, SystemTime)>,
-        meta: Option<u64>,
-    }
-    let mut halves: HashMap<CacheKey, Halves> = HashMap::new();
-    let mut temps = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if name.starts_with(TEMP_PREFIX) {
-            temps.push(entry.path());
-            continue;
-        }
-        let Some((stem, ext)) = name.rsplit_once('.') else {
-            continue;
-        };
-        let Some(key) = CacheKey::from_hex(stem) else {
-            continue;
-        };
-        // Only the canonical (lowercase) spelling is ours.
-        if key.to_string() != stem {
-            continue;
-        }
-        let Ok(meta) = entry.metadata() else { continue };
-        if !meta.is_file() {
-            continue;
-        }
-        let h = halves.entry(key).or_default();
-        if ext == ARTIFACT_EXT {
-            h.artifact = Some((
-                meta.len(),
-                meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-            ));
-        } else if ext == META_EXT {
-            h.meta = Some(meta.len());
-        }
-    }
-    let mut pairs = Vec::new();
-    let mut orphans = Vec::new();
-    for (key, h) in halves {
-        match (h.artifact, h.meta) {
-            (Some((len, modified)), Some(meta_len)) => pairs.push(PairEntry {
-                key,
-                size: len + meta_len,
-                modified,
-            }),
-            (Some(_), None) => {
-                orphans.push((
-                    dir.join(format!("{key}.{ARTIFACT_EXT}")),
-                    "artifact without header",
-                ));
-            }
-            (None, Some(_)) => {
-                orphans.push((
-                    dir.join(format!("{key}.{META_EXT}")),
-                    "header without artifact",
-                ));
-            }
-            (None, None) => {}
-        }
-    }
-    Ok(Listing {
-        pairs,
-        orphans,
-        temps,
-    })
-}
-
-/// Removes temporary files whose writer is gone: a live writer holds a `flock` on its
-/// file, which the kernel releases when the writer dies.
-fn remove_dead_temps(temps: &[PathBuf]) -> u64 {
-    let mut removed = 0;
-    for path in temps {
-        let Ok(file) = File::open(path) else { continue };
-        let dead = match file.try_lock() {
-            Ok(()) => true,
-            Err(fs::TryLockError::WouldBlock) => false,
-            Err(fs::TryLockError::Error(_)) => file
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > UNPROBED_TEMP_MAX_AGE),
-        };
-        if dead && fs::remove_file(path).is_ok() {
-            removed += 1;
-        }
-    }
-    removed
+    orphans: Vec<(String, &'static str)>,
+    temps: Vec<(String, FileInfo)>,
+    skipped: Vec<SkippedEntry>,
 }
 
 /// The blake3 checksum of an open artifact of `len` bytes, read through the handle

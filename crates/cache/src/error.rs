@@ -1,7 +1,7 @@
 //! The crate's error type.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Everything that can go wrong in the cache that the caller has to know about.
 ///
@@ -29,16 +29,20 @@ pub enum CacheError {
         source: io::Error,
     },
     /// The cache directory can be written by other users, who could plant artifacts
-    /// that this process would then execute as native code.
-    #[error(
-        "refusing to use cache directory `{path}`: it is writable by other users or owned by \
-         another user (mode {mode:o}, owner uid {owner}); run `chmod go-w` on it, or choose \
-         a directory only you can write to"
-    )]
+    /// that this process would then execute as native code, or it is owned by another
+    /// user (other than root), who could replace it.
+    ///
+    /// A sticky directory writable by others (`mode & 0o1000 != 0`, such as `/tmp`) is
+    /// refused too unless [`CacheConfig::allow_shared_sticky_directory`] is set; the
+    /// message then says so. A directory writable by others without the sticky bit, or
+    /// owned by another user, is always refused.
+    ///
+    /// [`CacheConfig::allow_shared_sticky_directory`]: crate::CacheConfig::allow_shared_sticky_directory
+    #[error("{}", insecure_directory_message(path, *mode, *owner))]
     InsecureDirectory {
         /// The cache directory.
         path: PathBuf,
-        /// Its permission bits.
+        /// Its permission bits (including the sticky bit, `0o1000`).
         mode: u32,
         /// Its owner's user id.
         owner: u32,
@@ -53,6 +57,27 @@ pub enum CacheError {
     /// panicked while compiling this item (a bug in the compiler, not in the input).
     #[error("a compilation worker thread panicked while compiling this module")]
     WorkerPanicked,
+}
+
+fn insecure_directory_message(path: &Path, mode: u32, owner: u32) -> String {
+    let path = path.display();
+    let writable_by_others = mode & 0o022 != 0;
+    let sticky = mode & 0o1000 != 0;
+    if writable_by_others && sticky {
+        format!(
+            "refusing to use cache directory `{path}`: it is a shared sticky directory, \
+             writable by other users (mode {mode:o}, owner uid {owner}), where anyone can \
+             plant entries; use a private subdirectory of it (created with mode 0700), or, \
+             if it is owned by you or by root, opt in with \
+             `CacheConfig::allow_shared_sticky_directory(true)`"
+        )
+    } else {
+        format!(
+            "refusing to use cache directory `{path}`: it is writable by other users or \
+             owned by another user (mode {mode:o}, owner uid {owner}); run `chmod go-w` on \
+             it, or choose a directory only you can write to"
+        )
+    }
 }
 
 impl CacheError {

@@ -30,9 +30,23 @@
 //! stale entries are removed and recompiled; the call still succeeds, and
 //! [`CacheStats::corrupt_removed`] counts it.
 //!
-//! The directory must not be writable by other users ([`CacheError::InsecureDirectory`]);
-//! a missing one is created with mode `0o700`; one that cannot be written makes the cache
-//! degrade to compile-only with a `tracing` warning.
+//! The directory must not be writable by other users ([`CacheError::InsecureDirectory`]),
+//! sticky shared directories such as `/tmp` included unless the embedder opts in with
+//! [`CacheConfig::allow_shared_sticky_directory`]; a missing one is created with mode
+//! `0o700`; one that cannot be written makes the cache degrade to compile-only with a
+//! `tracing` warning.
+//!
+//! # Hostile directory entries
+//!
+//! The directory is opened once and every file is opened relative to that handle, never
+//! following a symlink and never blocking (`O_NOFOLLOW | O_NONBLOCK`), then judged by
+//! `fstat` of the open handle: only regular files owned by the effective user are read,
+//! and only those not writable by others are loaded. Anything else under one of the
+//! cache's names (a symlink, FIFO, socket, device, directory, another user's file) is a
+//! [`SkippedEntry`]: scans never open it, lookups treat it as a miss, and nothing ever
+//! replaces or removes it. [`CacheStats::skipped_entries`] counts them and
+//! [`VerifyReport::skipped`] lists them. The directory lock is waited for at most
+//! [`CacheConfig::lock_timeout`], so a process holding it cannot stall the cache either.
 //!
 //! # Crash safety and concurrency
 //!
@@ -65,7 +79,8 @@
 //!
 //! Besides [`CompilationCache::stats`], the cache reports through the `metrics` facade:
 //! counters `wasm_sandbox_cache_{memory_hits,disk_hits,misses,compiles,compile_errors,
-//! evictions,memory_evictions,corrupt_removed,store_failures,temp_files_removed}_total`,
+//! evictions,memory_evictions,corrupt_removed,store_failures,temp_files_removed,
+//! skipped_entries,lock_timeouts}_total`,
 //! histograms `wasm_sandbox_cache_compile_seconds` and `wasm_sandbox_cache_load_seconds`,
 //! and gauges `wasm_sandbox_cache_disk_bytes` and `wasm_sandbox_cache_disk_entries`.
 //!
@@ -139,6 +154,9 @@ pub struct VerifyReport {
     pub valid: usize,
     /// Files removed, with the reason.
     pub removed: Vec<RemovedArtifact>,
+    /// Entries with one of the cache's names that are not regular files of ours, left
+    /// alone (not opened, not removed); for the operator to look at.
+    pub skipped: Vec<SkippedEntry>,
     /// Temporary files of dead writers removed.
     pub temp_files_removed: u64,
 }
@@ -151,4 +169,56 @@ pub struct RemovedArtifact {
     pub path: PathBuf,
     /// Why it was removed.
     pub reason: String,
+}
+
+/// A directory entry with one of the cache's names (`<key>.cwasm`, `<key>.meta`,
+/// `.wsc-tmp-*`) that the cache did not create, found by a scan, a lookup or a store.
+///
+/// The cache never reads, maps, follows, replaces or removes such an entry: it is skipped
+/// (its key is a miss, and is not stored while the entry is there), counted in
+/// [`CacheStats::skipped_entries`](crate::CacheStats::skipped_entries) and, by
+/// [`CompilationCache::verify`], listed in [`VerifyReport::skipped`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct SkippedEntry {
+    /// The entry's path (never resolved: for a symlink, the link itself).
+    pub path: PathBuf,
+    /// What it is.
+    pub reason: SkipReason,
+}
+
+/// Why a [`SkippedEntry`] was left alone: what the entry is, as `fstat` of its open handle
+/// or `lstat` of its name (symlinks never followed) reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// A symbolic link (whatever it points to).
+    Symlink,
+    /// A named pipe.
+    Fifo,
+    /// A Unix domain socket.
+    Socket,
+    /// A character or block device.
+    Device,
+    /// A directory.
+    Directory,
+    /// A file of some other type.
+    OtherFileType,
+    /// A regular file owned by another user.
+    OwnedByAnotherUser,
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SkipReason::Symlink => "symbolic link",
+            SkipReason::Fifo => "FIFO",
+            SkipReason::Socket => "socket",
+            SkipReason::Device => "device node",
+            SkipReason::Directory => "directory",
+            SkipReason::OtherFileType => "file of an unknown type",
+            SkipReason::OwnedByAnotherUser => "file owned by another user",
+        })
+    }
 }

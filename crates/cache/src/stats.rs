@@ -33,6 +33,14 @@ pub struct CacheStats {
     pub store_failures: u64,
     /// Temporary files of dead writers removed.
     pub temp_files_removed: u64,
+    /// Entries with one of the cache's names that the cache did not create (symlinks,
+    /// FIFOs, sockets, devices, directories, other users' files), left alone: counted
+    /// each time a scan (open, verify, clear), a lookup or a store meets one.
+    pub skipped_entries: u64,
+    /// Times the cache directory's lock was held by another process past
+    /// [`CacheConfig::lock_timeout`](crate::CacheConfig::lock_timeout), and the operation
+    /// went ahead without it.
+    pub lock_timeouts: u64,
     /// Bytes of artifacts and headers on disk, as this process's index knows them.
     pub bytes_on_disk: u64,
     /// Entries on disk, as this process's index knows them.

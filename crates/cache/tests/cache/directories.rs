@@ -33,12 +33,8 @@ fn directories_others_can_write_are_refused() {
         assert!(message.contains("chmod go-w"), "{message}");
         assert!(message.contains(&dir.display().to_string()), "{message}");
     }
-    // Sticky world-writable directories (like /tmp) are accepted: others cannot replace
-    // our files there, and files they create are not trusted.
-    let sticky = parent.path().join("sticky");
-    std::fs::create_dir(&sticky).unwrap();
-    chmod(&sticky, 0o1777);
-    assert!(CompilationCache::open(CacheConfig::new(&sticky)).is_ok());
+    // Sticky world-writable directories (like /tmp) are refused too unless the embedder
+    // opts in: `hostile::sticky_shared_directories_are_refused_unless_allowed`.
 }
 
 #[test]

@@ -6,6 +6,7 @@
 mod concurrency;
 mod directories;
 mod faults;
+mod hostile;
 mod model;
 mod usage;
 
