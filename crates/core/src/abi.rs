@@ -18,6 +18,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::bounded::{self, DecodeError, Limits};
 use crate::error::{Error, Result};
 
 /// Name of the guest's allocation export.
@@ -102,13 +103,48 @@ impl Codec {
 
     /// Decodes a value.
     ///
+    /// The bytes are untrusted (a guest wrote them), so the decode is
+    /// bounded (`bounded.rs`; `docs/abi.md`, "Bounds"): at most 128 nested
+    /// compound values, so no input can overflow the host's stack, and at
+    /// most `bytes.len() + 4096` sequence elements and map entries, so no
+    /// length prefix can make postcard loop over billions of zero-sized
+    /// elements or preallocate for them. serde_json's own recursion limit
+    /// (127 arrays and objects) stays on. Honest values are not refused
+    /// unless they nest 128 deep or hold more than 2048 elements of
+    /// zero-sized types (a long `Vec<()>`). What a decoded value costs in
+    /// host memory per byte depends on `T`: see the table in `docs/abi.md`.
+    ///
     /// # Errors
     ///
-    /// [`Error::Codec`] if the bytes are not a valid encoding of `T`.
+    /// [`Error::Codec`] if the bytes are not a valid encoding of `T`, or if
+    /// they exceed a bound (the reason then starts with "depth limit
+    /// exceeded" or "element budget exceeded").
     pub fn decode<T: DeserializeOwned>(self, bytes: &[u8]) -> Result<T> {
+        let limits = Limits::for_input(bytes.len());
         match self {
-            Codec::Json => serde_json::from_slice(bytes).map_err(|e| self.err(e)),
-            Codec::Postcard => postcard::from_bytes(bytes).map_err(|e| self.err(e)),
+            Codec::Json => {
+                let mut de = serde_json::Deserializer::from_slice(bytes);
+                let value = bounded::deserialize(&mut de, limits).map_err(|e| match e {
+                    // serde_json knows the position of most, not all, errors.
+                    DecodeError::Bound(bound, e) if e.line() > 0 => self.err(format_args!(
+                        "{bound} at line {} column {}",
+                        e.line(),
+                        e.column()
+                    )),
+                    DecodeError::Bound(bound, _) => self.err(bound),
+                    DecodeError::Format(e) => self.err(e),
+                })?;
+                de.end().map_err(|e| self.err(e))?;
+                Ok(value)
+            }
+            Codec::Postcard => {
+                let mut de = postcard::Deserializer::from_bytes(bytes);
+                bounded::deserialize(&mut de, limits).map_err(|e| match e {
+                    // postcard's custom errors carry no message: say it here.
+                    DecodeError::Bound(bound, _) => self.err(bound),
+                    DecodeError::Format(e) => self.err(e),
+                })
+            }
         }
     }
 

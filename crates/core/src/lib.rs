@@ -37,6 +37,7 @@
 //! ```
 
 pub mod abi;
+mod bounded;
 mod config;
 mod deadline;
 mod engine;
