@@ -193,29 +193,46 @@ fn default_max_error_message() -> usize {
 /// hostile module cannot make the compiler spend unbounded time and memory
 /// (compile time and memory grow with the number of functions and the size
 /// of their bodies). The defaults admit real programs: a 69 MB module of
-/// 60,000 functions passes.
+/// 60,000 functions passes. [`check_module`](crate::check_module) applies
+/// them; `Sandbox::compile`, the facade's cache path and every tier of a
+/// tiered module call it. `docs/security.md` ("Compilation") has the
+/// measurements behind the defaults and what they do not bound.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct CompileLimits {
-    /// Most bytes of wasm (binary, or text before it is assembled).
-    /// Default: 256 MiB.
+    /// Most bytes of wasm (binary, or text before it is assembled; the
+    /// assembled binary is held to it too). Default: 256 MiB.
     pub max_module_bytes: usize,
-    /// Most functions defined in the module (imports not counted).
-    /// Default: 200,000.
+    /// Most functions defined in the module (imports not counted). Each
+    /// costs the compiler about 6 KiB and 0.1–0.2 ms even when empty, so
+    /// the default, 75,000, bounds that part to about 430 MiB while
+    /// admitting a 60,000-function program; 100,000 empty functions
+    /// (400 KB) are refused.
     pub max_functions: u32,
-    /// Most bytes of one function body. Default: 8 MiB.
+    /// Most bytes of one function body. Cranelift's time on one body can
+    /// grow quadratically with its size (one thread compiles it), so this
+    /// bounds the worst single body. Default: 1 MiB (twenty times SQLite's
+    /// largest function; wasmparser's own cap is 7,654,321 bytes).
     pub max_function_body_bytes: usize,
-    /// Most bytes of all function bodies together. Default: 192 MiB.
+    /// Most bytes of all function bodies together. Compile memory grows
+    /// about linearly with it. Default: 128 MiB.
     pub max_code_bytes: usize,
+    /// Most locals declared by all function bodies together. A declaration
+    /// of any number of locals takes a few bytes, and each local costs the
+    /// compiler work (about 0.2 µs on Cranelift) whether or not it is used:
+    /// 600 KB of functions declaring 50,000 locals each would take minutes.
+    /// Default: 4,000,000 (under a second of compile time).
+    pub max_locals: u64,
 }
 
 impl Default for CompileLimits {
     fn default() -> Self {
         CompileLimits {
             max_module_bytes: 256 * 1024 * 1024,
-            max_functions: 200_000,
-            max_function_body_bytes: 8 * 1024 * 1024,
-            max_code_bytes: 192 * 1024 * 1024,
+            max_functions: 75_000,
+            max_function_body_bytes: 1024 * 1024,
+            max_code_bytes: 128 * 1024 * 1024,
+            max_locals: 4_000_000,
         }
     }
 }

@@ -199,6 +199,8 @@ pub enum Resource {
     FunctionBodyBytes,
     /// Bytes of all function bodies (`CompileLimits::max_code_bytes`).
     CodeBytes,
+    /// Locals declared by all function bodies (`CompileLimits::max_locals`).
+    Locals,
 }
 
 impl std::fmt::Display for Resource {
@@ -212,6 +214,7 @@ impl std::fmt::Display for Resource {
             Resource::Functions => "function count",
             Resource::FunctionBodyBytes => "function body size",
             Resource::CodeBytes => "code size",
+            Resource::Locals => "local count",
         })
     }
 }
@@ -467,6 +470,9 @@ pub(crate) fn from_call_error(err: wasmtime::Error, ctx: &CallContext) -> Error 
         return clone_error(e);
     }
     let text = format!("{err:#}");
+    if let Some(e) = sync_misuse(&text) {
+        return e;
+    }
     // wasmtime-wasi refuses `proc_exit` statuses of 126 and above (reserved
     // by WASI) with a plain error: the guest's doing, so a guest fault.
     if text.contains(INVALID_EXIT_STATUS) {
@@ -480,6 +486,19 @@ pub(crate) fn from_call_error(err: wasmtime::Error, ctx: &CallContext) -> Error 
     Error::Engine {
         reason: text.into(),
     }
+}
+
+/// wasmtime's refusal of a synchronous call or instantiation in a store that
+/// needs the async API (the module imports an async host function): the
+/// embedder's usage error, not the guest's.
+fn sync_misuse(text: &str) -> Option<Error> {
+    text.contains("requires that `*_async` functions are used")
+        .then(|| {
+            Error::config(
+                "the module imports an async host function, which only the async API can call: \
+             use `instantiate_async` and the `*_async` calls",
+            )
+        })
 }
 
 /// wasmtime-wasi's message for a `proc_exit` status of 126 or more.
@@ -591,6 +610,9 @@ pub(crate) fn from_instantiate_error(
             requested,
             limit: if text.contains("memory") { 1 } else { 4 },
         };
+    }
+    if let Some(e) = sync_misuse(&text) {
+        return e;
     }
     // Everything else that fails here is the module's doing (the sandbox's
     // configuration is fixed and linking succeeded at load time: a memory or

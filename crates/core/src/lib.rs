@@ -43,6 +43,7 @@ mod deadline;
 mod engine;
 mod error;
 mod metrics;
+mod prescan;
 mod sandbox;
 mod store;
 
@@ -54,6 +55,7 @@ pub use config::{
 pub use engine::{EPOCH_TICK, build_engine, pool_slots, wasmtime_config};
 pub use error::{Error, ErrorClass, Resource, Result, TrapCode};
 pub use metrics::{LatencySummary, Metrics, MetricsSnapshot};
+pub use prescan::{ModuleShape, check_module};
 pub use sandbox::{
     HostSetup, Instance, Module, RunOutput, Sandbox, Signature, TypedFunction, Value, ValueType,
     timeout_resolution,

@@ -168,8 +168,12 @@ impl Sandbox {
     /// # Errors
     ///
     /// [`Error::InvalidModule`] for bytes that do not validate,
-    /// [`Error::ImportNotAllowed`] for an import the sandbox does not provide.
+    /// [`Error::LimitExceeded`] for a module over one of the
+    /// [`CompileLimits`](crate::CompileLimits) (checked before any compiler
+    /// runs), [`Error::ImportNotAllowed`] for an import the sandbox does not
+    /// provide.
     pub fn compile(&self, wasm: &[u8]) -> Result<Module> {
+        crate::prescan::check_module(wasm, &self.inner.config.compile_limits)?;
         let start = Instant::now();
         let module = wasmtime::Module::new(&self.inner.engine, wasm)
             .map_err(|e| error::from_compile_error(wasm, e))?;

@@ -96,7 +96,10 @@ impl TieredModuleBuilder {
     /// tiers supports the configuration (see [`crate::supports`]) or the
     /// engine cannot be built; [`Error::InvalidModule`] and
     /// [`Error::ImportNotAllowed`] as for `Sandbox::compile`, when every
-    /// candidate start tier fails to compile the module.
+    /// candidate start tier fails to compile the module;
+    /// [`Error::LimitExceeded`] when the module is over the configuration's
+    /// compile limits (`SandboxConfig::compile_limits`), before any tier
+    /// compiles.
     pub fn build(self) -> Result<TieredModule> {
         TieredModule::from_builder(self)
     }
@@ -235,6 +238,14 @@ impl TieredModule {
                 policy.start_tier()
             ))
         })?;
+        // The compile limits, checked once for every tier: the bytes and the
+        // configuration (hence each tier's limits) never change, so this
+        // covers the start tier and every background tier-up, through the
+        // cache or not (`Sandbox::compile` checks again without a cache; the
+        // cache, which does not depend on the core, cannot check at all).
+        // Warm cache hits are checked too, so the outcome does not depend on
+        // what the cache holds.
+        wasm_sandbox_core::check_module(&b.wasm, &config.compile_limits)?;
         let comp = Compiler {
             hash: *blake3::hash(&b.wasm).as_bytes(),
             wasm: b.wasm,
@@ -570,6 +581,7 @@ impl Compiler {
         Ok(module)
     }
 
+    /// `self.wasm` passed the compile limits in `TieredModule::from_builder`.
     #[cfg(feature = "cache")]
     fn compile_on(&self, sandbox: &Sandbox, tier: Tier) -> Result<(Module, bool)> {
         let Some(cache) = &self.cache else {
@@ -755,5 +767,53 @@ fn cache_error(e: CacheError) -> Error {
         other => Error::Engine {
             reason: format!("compilation cache: {other}").into(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_sandbox_core::{CompileLimits, Resource};
+
+    /// A module over the compile limits is refused before any tier compiles,
+    /// with or without the cache, whatever the start tier.
+    #[test]
+    fn the_compile_limits_hold_on_every_path() {
+        let config = SandboxConfig {
+            compile_limits: CompileLimits {
+                max_functions: 2,
+                ..CompileLimits::default()
+            },
+            ..SandboxConfig::default()
+        };
+        let wasm: Arc<[u8]> = Arc::from(&b"(module (func) (func) (func))"[..]);
+        let refused = |r: Result<TieredModule>| match r {
+            Err(Error::LimitExceeded {
+                resource: Resource::Functions,
+                requested: 3,
+                limit: 2,
+            }) => {}
+            Err(other) => panic!("expected the function limit, got {other}"),
+            Ok(_) => panic!("expected the function limit, got a module"),
+        };
+        for policy in [
+            TieringPolicy::default(),
+            TieringPolicy::fixed(Tier::Interpreter),
+            TieringPolicy::straight_to_top(),
+        ] {
+            refused(TieredModule::new(Arc::clone(&wasm), config.clone(), policy));
+        }
+        #[cfg(feature = "cache")]
+        {
+            let cache = Arc::new(
+                CompilationCache::open(wasm_sandbox_cache::CacheConfig::in_memory()).unwrap(),
+            );
+            refused(
+                TieredModule::builder(Arc::clone(&wasm), config)
+                    .with_cache(Arc::clone(&cache))
+                    .build(),
+            );
+            assert_eq!(cache.stats().compiles, 0);
+        }
     }
 }

@@ -57,9 +57,9 @@ use serde::de::DeserializeOwned;
 
 #[doc(inline)]
 pub use wasm_sandbox_core::{
-    Codec, Error, ErrorClass, HostSetup, Instance, LatencySummary, MetricsSnapshot, Module,
-    OptimizationLevel, Output, PerformanceConfig, Preopen, Resource, ResourceLimits, Result,
-    RunOutput, SandboxConfig, Signature, StoreData, Tier, TrapCode, TypedFunction, Value,
+    Codec, CompileLimits, Error, ErrorClass, HostSetup, Instance, LatencySummary, MetricsSnapshot,
+    Module, OptimizationLevel, Output, PerformanceConfig, Preopen, Resource, ResourceLimits,
+    Result, RunOutput, SandboxConfig, Signature, StoreData, Tier, TrapCode, TypedFunction, Value,
     ValueType, WasiConfig, abi, wasmtime,
 };
 
@@ -230,6 +230,22 @@ impl WasmSandboxBuilder {
     /// Most wasm stack per call, in bytes. Default: 512 KiB.
     pub fn max_wasm_stack(mut self, bytes: usize) -> Self {
         self.config.limits.max_wasm_stack = bytes;
+        self
+    }
+
+    /// Structural limits every module is checked against before it is
+    /// compiled (on every path: direct, through the compilation cache, and
+    /// each tier of a tiered module): its size, the number of functions it
+    /// defines, the size of one function body and of all bodies. A module
+    /// over a limit fails to load with [`Error::LimitExceeded`] naming
+    /// [`Resource::ModuleBytes`], [`Resource::Functions`],
+    /// [`Resource::FunctionBodyBytes`] or [`Resource::CodeBytes`], before
+    /// any compiler runs. Default: [`core::CompileLimits::default`] (256 MiB
+    /// of module, 75,000 functions, 1 MiB per body, 128 MiB of code: a
+    /// 69 MB program of 60,000 functions passes; `docs/security.md`,
+    /// "Compilation", has the measurements).
+    pub fn compile_limits(mut self, limits: wasm_sandbox_core::CompileLimits) -> Self {
+        self.config.compile_limits = limits;
         self
     }
 

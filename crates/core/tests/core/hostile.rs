@@ -163,6 +163,11 @@ mod wasi_sleeps {
         let start = Instant::now();
         let r = rt.block_on(m.call_typed::<(), ()>("run", ()));
         assert_timed_out(r, start);
+        // The synchronous API cannot call an async host function: a usage
+        // error at instantiation, not a failure half-way through a call.
+        let e = m.instantiate().unwrap_err();
+        assert!(matches!(e, Error::Config { .. }), "{e:?}");
+        assert!(e.to_string().contains("instantiate_async"), "{e}");
     }
 }
 

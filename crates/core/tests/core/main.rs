@@ -31,6 +31,7 @@ fn rt() -> tokio::runtime::Runtime {
 
 mod hostile;
 mod isolation;
+mod prescan;
 
 mod calls {
     use super::*;

@@ -352,6 +352,36 @@ mod batched {
     use wasm_sandbox::batch::BatchConfig;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_frame_of_the_whole_memory_fails_the_batch_not_its_calls() {
+        // `echo__batch` answers any batch with the guest's whole memory as its
+        // frame: far more items than calls. The frame is refused after the
+        // batch's count and every call runs alone, getting its own echo.
+        let sandbox = std::sync::Arc::new(
+            WasmSandbox::builder()
+                .batching(BatchConfig::new().batch_size(8).workers(1))
+                .build()
+                .await
+                .unwrap(),
+        );
+        sandbox
+            .load(guests::HOSTILE_ABI_WAT.as_bytes())
+            .await
+            .unwrap();
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let s = std::sync::Arc::clone(&sandbox);
+                tokio::spawn(async move {
+                    let got: String = s.call_batched("echo", &format!("call {i}")).await.unwrap();
+                    assert_eq!(got, format!("call {i}"));
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_guest_asleep_in_wasi_cannot_hold_a_batch_worker() {
         // One worker, whose guest sleeps for an hour in `poll_oneoff`: the
         // call ends at its deadline, and the worker is free for the next.
