@@ -13,21 +13,33 @@
 //! user cache directory unless `--cache-dir` says otherwise; `--no-cache`
 //! turns it off).
 //!
+//! Output: `call` prints its result alone on stdout; the guest's own stdout
+//! and stderr go to the host's stderr. `run` gives the guest the host's
+//! stdout and stderr. Every write of the CLI's own goes through
+//! [`output::emit`], and every error is one escaped line on stderr
+//! ([`output::one_line`]).
+//!
 //! Exit status: 0 on success; the guest's own status when a command calls
 //! `proc_exit`; otherwise one status per class of failure (see [`exit`]).
+
+mod json;
+mod opts;
+mod output;
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
-use wasm_sandbox::{
-    Error, ErrorClass, OptimizationLevel, Preopen, Resource, ResourceLimits, Value, WasiConfig,
-    WasmSandbox, cache, tiering,
-};
+use clap::{Parser, Subcommand};
+use wasm_sandbox::{Error, ErrorClass, Output, Resource, Value, WasmSandbox, cache};
+
+use crate::json::AsciiFormatter;
+use crate::opts::{CacheOpts, Opts};
+use crate::output::{MAX_LINE, Stream, emit};
 
 /// Exit statuses, one per class of failure.
 mod exit {
-    /// Bad command line or configuration, missing export, wrong arguments.
+    /// Bad command line or configuration, missing export, wrong arguments,
+    /// JSON that does not parse (the `--json` argument or the guest's result).
     pub(crate) const USAGE: u8 = 2;
     /// The module is malformed or imports what is not allowed.
     pub(crate) const INVALID_MODULE: u8 = 3;
@@ -35,19 +47,35 @@ mod exit {
     pub(crate) const TRAP: u8 = 4;
     /// The guest hit its wall-clock limit.
     pub(crate) const TIMEOUT: u8 = 5;
-    /// The guest hit its memory, table, fuel or pool limit.
+    /// The guest or module hit a limit: memory, table, fuel, pool, result
+    /// size, or a compile limit.
     pub(crate) const LIMIT: u8 = 6;
-    /// The host failed: unreadable file, engine error.
+    /// The host failed: unreadable file, engine error, or the CLI's own
+    /// output could not be written (a closed stdout).
     pub(crate) const HOST: u8 = 7;
     /// A bug in wasm-sandbox itself.
     pub(crate) const INTERNAL: u8 = 70;
 }
 
+/// How long the exit waits for the runtime's blocking threads. The only
+/// ones still busy by then are writers of guest output stuck on a stream
+/// nobody reads (the guest was already cut by its deadline); the CLI's own
+/// output is written and flushed before.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
 #[derive(Parser, Debug)]
 #[command(
     name = "wasm-sandbox",
     version,
-    about = "Run untrusted WebAssembly under limits"
+    about = "Run untrusted WebAssembly under limits",
+    after_help = "\
+Output: `call` prints its result alone on stdout; the guest's stdout and stderr go to \
+stderr. `run` gives the guest the host's stdout and stderr. Errors are one line on stderr, \
+control characters escaped.
+
+Exit status: 0 success; the guest's own status for proc_exit; 2 usage (including invalid \
+JSON); 3 invalid module; 4 trap; 5 timeout; 6 limit; 7 host error (including a closed \
+stdout); 70 internal error."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -56,7 +84,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run a WASI command (its `_start`), passing ARGS.
+    /// Run a WASI command (its `_start`), passing ARGS. The guest's stdout
+    /// and stderr are the host's.
     Run {
         /// The module (.wasm or .wat).
         module: String,
@@ -67,7 +96,11 @@ enum Command {
         opts: Opts,
     },
     /// Call an export: scalar ARGS parsed by its signature, or a JSON value
-    /// through the serde ABI with --json.
+    /// through the byte ABI with --json.
+    ///
+    /// Stdout holds the result alone: the results separated by spaces, or
+    /// the JSON result. The guest's own stdout and stderr (WASI) go to
+    /// stderr, so nothing the guest prints can pass for the result.
     Call {
         /// The module (.wasm or .wat).
         module: String,
@@ -76,7 +109,10 @@ enum Command {
         /// Scalar arguments (i32, i64, f32, f64), in order.
         #[arg(allow_negative_numbers = true)]
         args: Vec<String>,
-        /// Call through the serde ABI (docs/abi.md) with this JSON value.
+        /// Call through the byte ABI (docs/abi.md) with this JSON value,
+        /// sent compact. The guest's result must be one JSON value; it is
+        /// printed compact, each string character outside printable ASCII
+        /// escaped (`\u00e9`, `\u001b`).
         #[arg(long, value_name = "VALUE", conflicts_with = "args")]
         json: Option<String>,
         #[command(flatten)]
@@ -117,165 +153,18 @@ enum CacheAction {
     },
 }
 
-#[derive(Args, Debug, Clone)]
-struct CacheOpts {
-    /// The compilation cache directory [default: the user cache directory].
-    #[arg(long, value_name = "DIR")]
-    cache_dir: Option<std::path::PathBuf>,
-    /// Compile without the cache.
-    #[arg(long, conflicts_with = "cache_dir")]
-    no_cache: bool,
-}
-
-impl CacheOpts {
-    fn config(&self) -> Option<cache::CacheConfig> {
-        if self.no_cache {
-            return None;
-        }
-        Some(match &self.cache_dir {
-            Some(dir) => cache::CacheConfig::new(dir),
-            None => cache::CacheConfig::with_default_directory(),
-        })
-    }
-}
-
-#[derive(Args, Debug, Clone)]
-struct Opts {
-    /// Wall-clock limit per call, like `500ms` or `2s`; `0` for none.
-    #[arg(long, value_parser = parse_duration, default_value = "10s")]
-    timeout: Duration,
-    /// Most linear memory, like `64MiB`.
-    #[arg(long, value_parser = parse_size, default_value = "64MiB")]
-    max_memory: u64,
-    /// Fuel per call (roughly, wasm instructions); unlimited when absent.
-    #[arg(long)]
-    fuel: Option<u64>,
-    /// Open a host directory to the guest: HOST or HOST::GUEST.
-    #[arg(long = "dir", value_name = "HOST[::GUEST]")]
-    dirs: Vec<String>,
-    /// Set an environment variable for the guest: K=V.
-    #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
-    env: Vec<(String, String)>,
-    /// Print the metrics snapshot as JSON to stderr at exit.
-    #[arg(long)]
-    metrics: bool,
-    /// The compiler tier; `auto` starts on the baseline compiler and tiers
-    /// up in the background as exports get hot.
-    #[arg(long, value_enum, default_value = "highly-optimized")]
-    tier: TierArg,
-    #[command(flatten)]
-    cache: CacheOpts,
-}
-
-/// The `--tier` values.
-#[derive(clap::ValueEnum, Debug, Clone, Copy)]
-enum TierArg {
-    /// Pulley, wasmtime's interpreter: no native code.
-    Interpreter,
-    /// Winch: fast compile, slower code.
-    Baseline,
-    /// Cranelift without optimizations.
-    Optimized,
-    /// Cranelift optimizing for speed.
-    HighlyOptimized,
-    /// Start on Winch, tier up to Cranelift when hot.
-    Auto,
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    humantime::parse_duration(s)
-        .map_err(|e| format!("`{s}` is not a duration like 500ms or 2s: {e}"))
-}
-
-fn parse_size(s: &str) -> Result<u64, String> {
-    s.parse::<bytesize::ByteSize>()
-        .map(|b| b.as_u64())
-        .map_err(|e| format!("`{s}` is not a size like 64MiB: {e}"))
-}
-
-fn parse_env(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
-        _ => Err(format!("`{s}` is not K=V")),
-    }
-}
-
-impl Opts {
-    fn wasi(&self, program: &str, args: &[String]) -> WasiConfig {
-        let mut w = WasiConfig {
-            stdout: wasm_sandbox::Output::Inherit,
-            stderr: wasm_sandbox::Output::Inherit,
-            ..WasiConfig::default()
-        };
-        w.args = std::iter::once(program.to_owned())
-            .chain(args.iter().cloned())
-            .collect();
-        w.env = self.env.clone();
-        w.preopens = self
-            .dirs
-            .iter()
-            .map(|d| {
-                let (host, guest) = d.split_once("::").unwrap_or((d, d));
-                Preopen {
-                    host: host.into(),
-                    guest: guest.to_owned(),
-                    read_only: false,
-                }
-            })
-            .collect();
-        w
-    }
-
-    async fn sandbox(&self, wasi: WasiConfig) -> Result<WasmSandbox, Error> {
-        let max_memory = usize::try_from(self.max_memory).map_err(|_| {
-            Error::config(format!(
-                "--max-memory {} does not fit this host",
-                self.max_memory
-            ))
-        })?;
-        let mut perf = wasm_sandbox::PerformanceConfig::default();
-        let mut builder = WasmSandbox::builder();
-        match self.tier {
-            TierArg::Auto => builder = builder.tiering(tiering::TieringPolicy::default()),
-            TierArg::Interpreter => perf.enable_jit = false,
-            TierArg::Baseline => perf.optimization_level = OptimizationLevel::Minimal,
-            TierArg::Optimized => perf.optimization_level = OptimizationLevel::Balanced,
-            TierArg::HighlyOptimized => perf.optimization_level = OptimizationLevel::Aggressive,
-        }
-        if let Some(cfg) = self.cache.config() {
-            perf.enable_caching = true;
-            builder = builder.cache_config(cfg);
-        }
-        builder
-            .performance_config(perf)
-            .limits(ResourceLimits {
-                max_memory,
-                timeout: (!self.timeout.is_zero()).then_some(self.timeout),
-                fuel: self.fuel,
-                ..ResourceLimits::default()
-            })
-            .wasi(wasi)
-            .enable_metrics(self.metrics)
-            .build()
-            .await
-    }
-}
-
 /// What a successful command leaves: an exit status.
 async fn run(cli: Cli) -> Result<u8, Error> {
     match cli.command {
         Command::Run { module, args, opts } => {
-            let wasi = opts.wasi(&module, &args);
+            let wasi = opts.wasi(&module, &args, Output::Inherit);
             let sandbox = opts.sandbox(wasi.clone()).await?;
             let result = async {
                 sandbox.load(module.as_str()).await?;
                 sandbox.run(&wasi).await
             }
             .await;
-            finish(&opts, &sandbox);
+            finish(&opts, &sandbox)?;
             Ok(u8::try_from(result?.exit_code & 0xff).unwrap_or(1))
         }
         Command::Call {
@@ -285,11 +174,12 @@ async fn run(cli: Cli) -> Result<u8, Error> {
             json,
             opts,
         } => {
-            let wasi = opts.wasi(&module, &[]);
+            let wasi = opts.wasi(&module, &[], Output::HostStderr);
             let sandbox = opts.sandbox(wasi).await?;
             let result = call(&sandbox, &module, &export, &args, json.as_deref()).await;
-            finish(&opts, &sandbox);
-            println!("{}", result?);
+            finish(&opts, &sandbox)?;
+            let result = result?;
+            emit(Stream::Stdout, |w| result.write(w))?;
             Ok(0)
         }
         Command::Compile { module, opts } => {
@@ -298,7 +188,7 @@ async fn run(cli: Cli) -> Result<u8, Error> {
                     "`compile` fills the cache; it cannot run with --no-cache",
                 ));
             }
-            let sandbox = opts.sandbox(opts.wasi(&module, &[])).await?;
+            let sandbox = opts.sandbox(opts.wasi(&module, &[], Output::Null)).await?;
             sandbox.load(module.as_str()).await?;
             if let Some(c) = sandbox.cache() {
                 let s = c.stats();
@@ -310,7 +200,8 @@ async fn run(cli: Cli) -> Result<u8, Error> {
                 let dir = c
                     .directory()
                     .map_or("memory only".to_owned(), |d| d.display().to_string());
-                println!("{module}: {how} ({dir})");
+                let line = output::escape(&format!("{module}: {how} ({dir})"));
+                emit(Stream::Stdout, |w| writeln!(w, "{line}"))?;
             }
             Ok(0)
         }
@@ -322,23 +213,58 @@ async fn run(cli: Cli) -> Result<u8, Error> {
                 return Err(Error::config("`cache` needs a cache: drop --no-cache"));
             };
             let c = cache::CompilationCache::open(cfg).map_err(Error::config)?;
-            let json = match action {
-                CacheAction::Stats { .. } => serde_json::json!({
+            match action {
+                CacheAction::Stats { .. } => print_json(&serde_json::json!({
                     "directory": c.directory(),
                     "stats": c.stats(),
-                }),
-                CacheAction::Verify { .. } => {
-                    let report = c.verify().map_err(Error::config)?;
-                    serde_json::to_value(&report).unwrap_or_default()
-                }
+                }))?,
+                CacheAction::Verify { .. } => print_json(&c.verify().map_err(Error::config)?)?,
                 CacheAction::Clear { .. } => {
                     c.clear().map_err(Error::config)?;
-                    serde_json::json!({ "cleared": c.directory() })
+                    print_json(&serde_json::json!({ "cleared": c.directory() }))?;
                 }
-            };
-            println!("{json:#}");
+            }
             Ok(0)
         }
+    }
+}
+
+/// Prints `value` on stdout as indented JSON.
+fn print_json(value: &impl serde::Serialize) -> Result<(), Error> {
+    emit(Stream::Stdout, |w| {
+        json::write(w, value, AsciiFormatter::pretty())?;
+        writeln!(w)
+    })
+}
+
+/// What `call` prints.
+enum CallResult {
+    /// A scalar export's results.
+    Values(Vec<Value>),
+    /// A `--json` call's result: one JSON value, already checked.
+    Json(Vec<u8>),
+}
+
+impl CallResult {
+    fn write(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        match self {
+            CallResult::Values(values) => {
+                for (i, v) in values.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { " " };
+                    write!(w, "{sep}{v}")?;
+                }
+            }
+            CallResult::Json(bytes) => {
+                json::transcode(bytes, &mut *w, AsciiFormatter::compact()).map_err(
+                    |e| match e {
+                        json::Failure::Io(e) => e,
+                        // `check_result` passed these very bytes.
+                        json::Failure::Json(e) => std::io::Error::other(e),
+                    },
+                )?;
+            }
+        }
+        writeln!(w)
     }
 }
 
@@ -348,18 +274,16 @@ async fn call(
     export: &str,
     args: &[String],
     json: Option<&str>,
-) -> Result<String, Error> {
-    let m = sandbox.load(module).await?;
+) -> Result<CallResult, Error> {
     if let Some(json) = json {
-        let value: serde_json::Value = serde_json::from_str(json).map_err(|e| Error::Codec {
-            codec: "json",
-            reason: format!("--json is not valid JSON: {e}").into(),
-        })?;
-        let out: serde_json::Value = m
-            .call_with(wasm_sandbox::Codec::Json, export, &value)
-            .await?;
-        return Ok(out.to_string());
+        let input = json::encode_arg(json)?;
+        let m = sandbox.load(module).await?;
+        let out = m.call_bytes(export, &input).await?;
+        drop(input);
+        json::check_result(&out)?;
+        return Ok(CallResult::Json(out));
     }
+    let m = sandbox.load(module).await?;
     let sig = m.signature(export)?;
     if sig.params.len() != args.len() {
         return Err(Error::SignatureMismatch {
@@ -374,21 +298,33 @@ async fn call(
         .zip(args)
         .map(|(t, a)| Value::parse(t, a))
         .collect::<Result<Vec<_>, _>>()?;
-    let results = m.call_values(export, &values).await?;
-    Ok(results
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(" "))
+    Ok(CallResult::Values(m.call_values(export, &values).await?))
 }
 
-fn finish(opts: &Opts, sandbox: &WasmSandbox) {
-    if opts.metrics {
-        match serde_json::to_string(&sandbox.metrics()) {
-            Ok(json) => eprintln!("{json}"),
-            Err(e) => eprintln!("wasm-sandbox: cannot print metrics: {e}"),
-        }
+/// Prints the metrics snapshot on stderr, with `--metrics`.
+fn finish(opts: &Opts, sandbox: &WasmSandbox) -> Result<(), Error> {
+    if !opts.metrics {
+        return Ok(());
     }
+    let metrics = sandbox.metrics();
+    emit(Stream::Stderr, |w| {
+        json::write(w, &metrics, AsciiFormatter::compact())?;
+        writeln!(w)
+    })
+}
+
+/// The command-line flag that raises a limit on `resource`.
+fn flag_for(resource: Resource) -> Option<&'static str> {
+    Some(match resource {
+        Resource::Memory => "--max-memory",
+        Resource::ResultBytes => "--max-result-size",
+        Resource::ModuleBytes => "--max-module-size",
+        Resource::Functions => "--max-functions",
+        Resource::FunctionBodyBytes => "--max-function-size",
+        Resource::CodeBytes => "--max-code-size",
+        Resource::Locals => "--max-locals",
+        _ => return None,
+    })
 }
 
 /// The error's message, with the command-line flag to change where a limit was hit (the
@@ -403,10 +339,10 @@ fn message(e: &Error) -> String {
             "guest ran out of fuel ({fuel} units per call; raise it with --fuel if the work is \
              legitimate)"
         ),
-        Error::LimitExceeded {
-            resource: Resource::Memory,
-            ..
-        } => format!("{e} (raise it with --max-memory)"),
+        Error::LimitExceeded { resource, .. } => match flag_for(*resource) {
+            Some(flag) => format!("{e} (raise it with {flag})"),
+            None => e.to_string(),
+        },
         other => other.to_string(),
     }
 }
@@ -430,7 +366,8 @@ fn status(e: &Error) -> u8 {
 fn main() -> ExitCode {
     // One line, never a backtrace, even for a bug of ours.
     std::panic::set_hook(Box::new(|info| {
-        eprintln!("wasm-sandbox: internal error: {info}");
+        let text = output::one_line(&info.to_string(), MAX_LINE);
+        output::report(&format!("wasm-sandbox: internal error: {text}"));
     }));
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -439,22 +376,23 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("wasm-sandbox: error: cannot start the async runtime: {e}");
+            output::report(&format!(
+                "wasm-sandbox: error: cannot start the async runtime: {e}"
+            ));
             return ExitCode::from(exit::HOST);
         }
     };
-    match rt.block_on(run(cli)) {
-        Ok(code) => ExitCode::from(code),
+    let code = match rt.block_on(run(cli)) {
+        Ok(code) => code,
         Err(e) => {
-            // One line: compiler diagnostics can span several.
-            let text = message(&e);
-            let line: Vec<&str> = text
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .collect();
-            eprintln!("wasm-sandbox: error: {}", line.join(" "));
-            ExitCode::from(status(&e))
+            let line = output::one_line(&message(&e), MAX_LINE);
+            output::report(&format!("wasm-sandbox: error: {line}"));
+            status(&e)
         }
-    }
+    };
+    // Everything of ours is written and flushed (`emit` flushes); what may
+    // still run is a writer of guest output blocked on a stalled stream,
+    // which dropping the runtime would wait for forever.
+    rt.shutdown_timeout(SHUTDOWN_GRACE);
+    ExitCode::from(code)
 }

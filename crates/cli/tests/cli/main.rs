@@ -4,15 +4,20 @@ use std::process::{Command, Output};
 
 use wasm_sandbox_guests::DIR;
 
-fn cli(args: &[&str]) -> Output {
-    // Keep the default cache directory out of the user's home.
+mod hostile;
+
+/// The binary with `args`, its default cache directory kept out of the
+/// user's home.
+fn command(args: &[&str]) -> Command {
     static CACHE_HOME: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     let home = CACHE_HOME.get_or_init(|| tempfile::tempdir().expect("a temporary directory"));
-    Command::new(env!("CARGO_BIN_EXE_wasm-sandbox"))
-        .args(args)
-        .env("XDG_CACHE_HOME", home.path())
-        .output()
-        .expect("the binary runs")
+    let mut c = Command::new(env!("CARGO_BIN_EXE_wasm-sandbox"));
+    c.args(args).env("XDG_CACHE_HOME", home.path());
+    c
+}
+
+fn cli(args: &[&str]) -> Output {
+    command(args).output().expect("the binary runs")
 }
 
 fn guest(rel: &str) -> String {
