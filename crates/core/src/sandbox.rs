@@ -909,6 +909,15 @@ enum Exec<'b> {
     Async(&'b Budget),
 }
 
+/// What to do with a result block longer than a limit.
+#[derive(Clone, Copy)]
+enum Cut {
+    /// Refuse it with [`Error::LimitExceeded`] (a result).
+    Refuse(usize),
+    /// Copy its first bytes only (an error message).
+    Truncate(usize),
+}
+
 /// The guest ABI exports of an instance.
 #[derive(Clone)]
 struct Abi {
@@ -1289,15 +1298,9 @@ impl Instance {
         let limits = &self.module.inner.sandbox.config.limits;
         let (max_copy, max_error) = (limits.max_result_bytes, limits.max_error_message);
         let copied = if is_err {
-            self.read_block(&abi, rptr, rlen, max_error, false)
-        } else if rlen as usize > max_copy {
-            Err(Error::LimitExceeded {
-                resource: Resource::ResultBytes,
-                requested: u64::from(rlen),
-                limit: max_copy as u64,
-            })
+            self.read_block(&abi, rptr, rlen, Cut::Truncate(max_error), false)
         } else {
-            self.read_block(&abi, rptr, rlen, rlen as usize, pooled)
+            self.read_block(&abi, rptr, rlen, Cut::Refuse(max_copy), pooled)
         };
         // A block over the result limit is freed all the same, so the refusal
         // leaks nothing in an instance that is reused; one outside guest
@@ -1382,19 +1385,29 @@ impl Instance {
         Ok(())
     }
 
-    /// Checks that the block `[ptr, ptr+len)` lies in guest memory and copies
-    /// at most `max` bytes of its start out: once, into a `Vec`, or into a
-    /// pooled buffer (`pooled`).
+    /// Checks that the block `[ptr, ptr+len)` lies in guest memory (else
+    /// [`Error::Abi`]), applies `cut`, and copies what is left out once: into
+    /// a `Vec`, or into a pooled buffer (`pooled`).
     fn read_block(
         &mut self,
         abi: &Abi,
         ptr: u32,
         len: u32,
-        max: usize,
+        cut: Cut,
         pooled: bool,
     ) -> Result<HostBuf> {
         let data = abi.memory.data(&self.store);
         let range = abi::check_range(ptr, len, data.len(), "result")?;
+        let max = match cut {
+            Cut::Refuse(max) if range.len() > max => {
+                return Err(Error::LimitExceeded {
+                    resource: Resource::ResultBytes,
+                    requested: u64::from(len),
+                    limit: max as u64,
+                });
+            }
+            Cut::Refuse(max) | Cut::Truncate(max) => max,
+        };
         let bytes = &data[range.start..range.end.min(range.start.saturating_add(max))];
         Ok(match &self.module.inner.sandbox.buffers {
             Some(pool) if pooled => match pool.alloc_copy(bytes) {
