@@ -194,42 +194,12 @@ fn check_functions(count: u32, limits: &CompileLimits) -> Result<()> {
 mod tests {
     use super::*;
 
-    /// A module of `n` functions `() -> ()`, each body `body` bytes of `nop`
-    /// (plus its locals declaration and `end`).
+    /// A binary module of `n` functions `() -> ()`, each body `nops` `nop`s
+    /// (so `nops + 2` bytes with its locals declaration and `end`).
     fn module(n: u32, nops: usize) -> Vec<u8> {
-        fn leb(mut v: u64, out: &mut Vec<u8>) {
-            loop {
-                let byte = (v & 0x7f) as u8;
-                v >>= 7;
-                if v == 0 {
-                    out.push(byte);
-                    return;
-                }
-                out.push(byte | 0x80);
-            }
-        }
-        fn section(id: u8, content: &[u8], out: &mut Vec<u8>) {
-            out.push(id);
-            leb(content.len() as u64, out);
-            out.extend_from_slice(content);
-        }
-        let mut out = b"\0asm\x01\0\0\0".to_vec();
-        section(1, &[1, 0x60, 0, 0], &mut out);
-        let mut funcs = Vec::new();
-        leb(n.into(), &mut funcs);
-        funcs.extend(std::iter::repeat_n(0u8, n as usize));
-        section(3, &funcs, &mut out);
-        let mut body = vec![0u8];
-        body.extend(std::iter::repeat_n(0x01u8, nops));
-        body.push(0x0b);
-        let mut code = Vec::new();
-        leb(n.into(), &mut code);
-        for _ in 0..n {
-            leb(body.len() as u64, &mut code);
-            code.extend_from_slice(&body);
-        }
-        section(10, &code, &mut out);
-        out
+        let body = "nop ".repeat(nops);
+        let funcs = format!("(func {body})").repeat(n as usize);
+        wat::parse_str(format!("(module {funcs})")).expect("valid WAT")
     }
 
     #[test]

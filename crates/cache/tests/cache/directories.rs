@@ -1,16 +1,12 @@
 //! The cache directory: refused when others can write it, created when missing,
 //! compile-only when it cannot be written.
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use wasm_sandbox_cache::{CacheConfig, CacheError, CompilationCache};
 
 use crate::*;
-
-fn chmod(path: &Path, mode: u32) {
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-}
 
 #[test]
 fn directories_others_can_write_are_refused() {

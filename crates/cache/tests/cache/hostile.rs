@@ -11,7 +11,7 @@
 //! directory itself, which
 //! `a_process_holding_the_directory_lock_slows_the_cache_but_never_stalls_it` holds.
 
-use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{RecvTimeoutError, channel};
@@ -527,10 +527,6 @@ fn a_process_holding_the_directory_lock_slows_the_cache_but_never_stalls_it() {
     let s = stats_within(&fresh);
     assert_eq!((s.disk_hits, s.lock_timeouts), (1, 0), "{s:?}");
     clear_within("clear", &fresh);
-}
-
-fn chmod(path: &Path, mode: u32) {
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 #[test]

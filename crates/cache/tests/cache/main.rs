@@ -27,6 +27,12 @@ pub(crate) fn wat(n: i32) -> Vec<u8> {
     .into_bytes()
 }
 
+/// Sets the permission bits of `path`.
+pub(crate) fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
 pub(crate) fn engine() -> Engine {
     Engine::default()
 }

@@ -32,6 +32,18 @@ fn safe_line(out: &Output) -> String {
     line
 }
 
+/// Asserts that the command `what` exited with `status` and returns its
+/// (control-free) error line.
+fn failure(out: &Output, status: i32, what: impl std::fmt::Debug) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(status),
+        "{what:?}: {}",
+        text(&out.stderr)
+    );
+    safe_line(out)
+}
+
 #[test]
 fn call_prints_only_the_result_on_stdout() {
     let out = cli(&["call", HOSTILE, "answer"]);
@@ -76,13 +88,7 @@ fn a_closed_stdout_is_a_host_error_not_a_panic() {
         &["cache", "stats", "--cache-dir", cache],
     ] {
         let out = with_closed_stdout(args);
-        assert_eq!(
-            out.status.code(),
-            Some(7),
-            "{args:?}: {}",
-            text(&out.stderr)
-        );
-        let line = safe_line(&out);
+        let line = failure(&out, 7, args);
         assert!(
             line.starts_with("wasm-sandbox: error: ")
                 && line.contains("standard output")
@@ -156,14 +162,8 @@ fn invalid_json_from_the_guest_is_a_codec_error() {
         ("deep", "recursion limit"),
     ] {
         let out = cli(&["call", HOSTILE, export, "--json", "0"]);
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "{export}: {}",
-            text(&out.stderr)
-        );
+        let line = failure(&out, 2, export);
         assert!(out.stdout.is_empty(), "{export}: {}", text(&out.stdout));
-        let line = safe_line(&out);
         assert!(
             line.contains("codec error (json): the guest's result") && line.contains(says),
             "{export}: {line}"
@@ -322,13 +322,7 @@ fn each_limit_flag_reaches_its_limit_and_names_itself() {
     ];
     for (args, flag) in cases {
         let out = cli(args);
-        assert_eq!(
-            out.status.code(),
-            Some(6),
-            "{args:?}: {}",
-            text(&out.stderr)
-        );
-        let line = safe_line(&out);
+        let line = failure(&out, 6, args);
         assert!(
             line.contains("limit exceeded") && line.contains(&format!("(raise it with {flag})")),
             "{args:?}: {line}"
