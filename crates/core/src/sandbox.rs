@@ -637,6 +637,7 @@ impl Module {
             abi_funcs: HashMap::new(),
             poisoned: false,
             in_call: false,
+            uses_wasi: self.inner.uses_wasi,
             _slot: slot,
         }
     }
@@ -951,6 +952,9 @@ pub struct Instance {
     /// A guest call is under way: true from its start until it returns, so a
     /// call whose future was dropped half-way leaves the instance poisoned.
     in_call: bool,
+    /// The module imports WASI: synchronous calls run on the sandbox's
+    /// runtime (kept here, next to the store, for the fast path's one check).
+    uses_wasi: bool,
     /// The instance's pool slot, released after the store (declared last, so
     /// dropped last).
     _slot: Option<OwnedSemaphorePermit>,
@@ -1006,7 +1010,7 @@ where
         if self.instance_id != instance.id {
             return Err(wrong_instance());
         }
-        if instance.module.inner.uses_wasi {
+        if instance.uses_wasi {
             return deadline::block_on(self.call_async(instance, params));
         }
         instance.run_armed(|this| this.invoke(|store| self.func.call(store, params)))
@@ -1204,7 +1208,7 @@ impl Instance {
     /// [`Instance::call_bytes`], with the result in a pooled buffer if
     /// `pooled` and the sandbox has a buffer pool.
     fn bytes_sync(&mut self, name: &str, input: &[u8], pooled: bool) -> Result<HostBuf> {
-        if self.module.inner.uses_wasi {
+        if self.uses_wasi {
             return deadline::block_on(self.bytes_async(name, input, pooled));
         }
         // The four guest calls (alloc, call, free twice) are one logical call:
@@ -1428,6 +1432,7 @@ impl Instance {
     }
 
     /// Records one call's metrics sample.
+    #[inline]
     fn record<T>(&self, timer: Option<Instant>, r: Result<T>) -> Result<T> {
         if let Some(t) = timer {
             self.module

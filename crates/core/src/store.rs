@@ -23,9 +23,6 @@ pub struct StoreData {
     deadline: Option<Instant>,
     /// The call is async: yield to the executor at every tick.
     yield_on_tick: bool,
-    /// The current sync call's epoch deadline is its timeout: a callback
-    /// means the deadline has passed.
-    sync_timeout: bool,
     /// The call timeout in epoch ticks, computed once per store (a 128-bit
     /// division is too dear for every call).
     timeout_ticks: Option<u64>,
@@ -117,7 +114,6 @@ pub(crate) fn new_store(
         },
         deadline: None,
         yield_on_tick: false,
-        sync_timeout: false,
         timeout_ticks: cfg.limits.timeout.map(ticks_for),
         wasi: wasi_ctx,
         stdout,
@@ -137,8 +133,9 @@ pub(crate) fn new_store(
             }
             return Ok(UpdateDeadline::Yield(1));
         }
-        if d.sync_timeout {
-            // Sync: the one callback comes at the deadline.
+        if d.timeout_ticks.is_some() {
+            // Sync: the epoch deadline was set at the timeout, so the one
+            // callback comes at the deadline.
             return Err(wasmtime::Error::new(DeadlineExceeded));
         }
         Ok(UpdateDeadline::Continue(FAR))
@@ -167,18 +164,10 @@ fn ticks_for(timeout: std::time::Duration) -> u64 {
 #[inline]
 pub(crate) fn arm_sync(store: &mut Store<StoreData>, fuel: Option<u64>) {
     let d = store.data_mut();
+    // `deadline` is read only when `yield_on_tick` is set: no need to clear it.
     d.yield_on_tick = false;
-    d.deadline = None;
-    match d.timeout_ticks {
-        Some(n) => {
-            d.sync_timeout = true;
-            store.set_epoch_deadline(n);
-        }
-        None => {
-            d.sync_timeout = false;
-            store.set_epoch_deadline(FAR);
-        }
-    }
+    let ticks = d.timeout_ticks.unwrap_or(FAR);
+    store.set_epoch_deadline(ticks);
     set_fuel(store, fuel);
 }
 
@@ -189,7 +178,6 @@ pub(crate) fn arm_sync(store: &mut Store<StoreData>, fuel: Option<u64>) {
 pub(crate) fn arm_async(store: &mut Store<StoreData>, budget: &Budget) {
     let d = store.data_mut();
     d.yield_on_tick = true;
-    d.sync_timeout = false;
     d.deadline = budget.deadline;
     store.set_epoch_deadline(1);
 }
