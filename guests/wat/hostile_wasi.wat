@@ -8,6 +8,8 @@
 ;; * `sleep_forever`: one sleep of 2^64 - 1 ns.
 ;; * `sleep_loop`: sleeps of 250 ms, forever.
 ;; * `print_forever` (and `_start`): writes 4 KiB blocks to stdout, forever.
+;; * `print_until_error() -> i64`: writes 4 KiB blocks to stdout until a write
+;;   fails, and returns the bytes the successful writes reported.
 ;; * `exit_200`: `proc_exit(200)`.
 ;; * the guest ABI (`memory`, `sandbox_alloc`, `sandbox_free`) whose alloc and
 ;;   free each spin for 120 ms of wall-clock time (read with `clock_time_get`)
@@ -55,6 +57,18 @@
       (drop (call $fd_write (i32.const 1) (i32.const 256) (i32.const 1) (i32.const 128)))
       (br $again)))
   (func (export "print_forever") (call $print_forever))
+  (func (export "print_until_error") (result i64)
+    (local $total i64)
+    (memory.fill (i32.const 1024) (i32.const 0x41) (i32.const 4096))
+    (i32.store (i32.const 256) (i32.const 1024))
+    (i32.store (i32.const 260) (i32.const 4096))
+    (block $failed
+      (loop $again
+        (br_if $failed
+          (call $fd_write (i32.const 1) (i32.const 256) (i32.const 1) (i32.const 128)))
+        (local.set $total (i64.add (local.get $total) (i64.load32_u (i32.const 128))))
+        (br $again)))
+    (local.get $total))
   (func (export "_start") (call $print_forever))
 
   (func (export "exit_200") (call $proc_exit (i32.const 200)))

@@ -307,6 +307,33 @@ mod outputs {
     }
 }
 
+mod inherited_output {
+    use super::*;
+
+    #[test]
+    fn a_guest_past_its_inherit_limit_sees_its_writes_fail() {
+        // The guest's stdout goes to the host's stderr with a 100-byte limit:
+        // the first 4 KiB write is taken into the buffer (100 bytes of it reach
+        // stderr), and a later write fails, which the guest sees and stops on.
+        let s = Sandbox::new(SandboxConfig {
+            wasi: Some(WasiConfig {
+                stdout: Output::HostStderr,
+                inherit_limit: Some(100),
+                ..WasiConfig::default()
+            }),
+            ..Default::default()
+        })
+        .unwrap();
+        let m = s.compile(guests::HOSTILE_WASI_WAT.as_bytes()).unwrap();
+        let start = Instant::now();
+        let written = rt()
+            .block_on(m.call_typed::<(), i64>("print_until_error", ()))
+            .unwrap();
+        assert!(written <= 2 * 4096, "{written} bytes reported written");
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
+}
+
 mod guest_faults {
     use super::*;
 
