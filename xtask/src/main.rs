@@ -17,6 +17,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod fuzz;
 mod guests;
+mod tidy;
 
 #[derive(Parser)]
 #[command(name = "xtask", about = "wasm-sandbox project automation")]
