@@ -12,20 +12,9 @@ use crate::*;
 fn directories_others_can_write_are_refused() {
     let parent = tempfile::tempdir().unwrap();
     for mode in [0o777, 0o770, 0o722, 0o702] {
-        let dir = parent.path().join(format!("dir-{mode:o}"));
-        std::fs::create_dir(&dir).unwrap();
-        chmod(&dir, mode);
+        let dir = dir_with_mode(parent.path(), &format!("dir-{mode:o}"), mode);
         let err = CompilationCache::open(CacheConfig::new(&dir)).unwrap_err();
-        match &err {
-            CacheError::InsecureDirectory {
-                path, mode: got, ..
-            } => {
-                assert_eq!(path, &dir);
-                assert_eq!(*got, mode);
-            }
-            other => panic!("expected InsecureDirectory, got {other:?}"),
-        }
-        let message = err.to_string();
+        let message = insecure(err, &dir, mode);
         assert!(message.contains("chmod go-w"), "{message}");
         assert!(message.contains(&dir.display().to_string()), "{message}");
     }

@@ -533,22 +533,11 @@ fn a_process_holding_the_directory_lock_slows_the_cache_but_never_stalls_it() {
 fn sticky_shared_directories_are_refused_unless_allowed() {
     let root = tempfile::tempdir().unwrap();
     for mode in [0o1777, 0o1770, 0o1733, 0o1703] {
-        let dir = root.path().join(format!("sticky-{mode:o}"));
-        std::fs::create_dir(&dir).unwrap();
-        chmod(&dir, mode);
+        let dir = dir_with_mode(root.path(), &format!("sticky-{mode:o}"), mode);
         // The bits are what was set (root ignores them for access, not for the check).
         assert_eq!(std::fs::metadata(&dir).unwrap().mode() & 0o7777, mode);
         let err = open_within("open", CacheConfig::new(&dir)).unwrap_err();
-        match &err {
-            CacheError::InsecureDirectory {
-                path, mode: got, ..
-            } => {
-                assert_eq!(path, &dir);
-                assert_eq!(*got, mode);
-            }
-            other => panic!("expected InsecureDirectory, got {other:?}"),
-        }
-        let message = err.to_string();
+        let message = insecure(err, &dir, mode);
         assert!(message.contains("sticky"), "{message}");
         assert!(message.contains("writable by other users"), "{message}");
         assert!(

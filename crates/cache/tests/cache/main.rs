@@ -33,6 +33,28 @@ pub(crate) fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
+/// A new directory `parent/name` with permission bits `mode`.
+pub(crate) fn dir_with_mode(parent: &Path, name: &str, mode: u32) -> PathBuf {
+    let dir = parent.join(name);
+    std::fs::create_dir(&dir).unwrap();
+    chmod(&dir, mode);
+    dir
+}
+
+/// Asserts that `err` refuses `dir` as insecure with `mode`; its message.
+pub(crate) fn insecure(err: wasm_sandbox_cache::CacheError, dir: &Path, mode: u32) -> String {
+    match &err {
+        wasm_sandbox_cache::CacheError::InsecureDirectory {
+            path, mode: got, ..
+        } => {
+            assert_eq!(path, dir);
+            assert_eq!(*got, mode);
+        }
+        other => panic!("expected InsecureDirectory, got {other:?}"),
+    }
+    err.to_string()
+}
+
 pub(crate) fn engine() -> Engine {
     Engine::default()
 }
