@@ -95,6 +95,11 @@ enum Command {
         /// Arguments for the guest, after `--`.
         #[arg(last = true)]
         args: Vec<String>,
+        /// Do not pass this process's standard input to the guest (by default
+        /// the guest reads it, as with `wasmtime run`; a guest waiting for
+        /// input is still cut at its --timeout).
+        #[arg(long)]
+        no_stdin: bool,
         #[command(flatten)]
         opts: Opts,
     },
@@ -159,8 +164,14 @@ enum CacheAction {
 /// What a successful command leaves: an exit status.
 async fn run(cli: Cli) -> Result<u8, Error> {
     match cli.command {
-        Command::Run { module, args, opts } => {
-            let wasi = opts.wasi(&module, &args, Output::Inherit);
+        Command::Run {
+            module,
+            args,
+            no_stdin,
+            opts,
+        } => {
+            let mut wasi = opts.wasi(&module, &args, Output::Inherit);
+            wasi.inherit_stdin = !no_stdin;
             let sandbox = opts.sandbox(wasi.clone()).await?;
             let result = async {
                 sandbox.load(module.as_str()).await?;

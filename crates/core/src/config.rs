@@ -292,6 +292,12 @@ pub struct WasiConfig {
     pub preopens: Vec<Preopen>,
     /// Bytes the guest reads on stdin.
     pub stdin: Vec<u8>,
+    /// Read the host's own standard input instead of [`WasiConfig::stdin`]'s
+    /// bytes. The host reads it on a helper thread, a chunk at a time, only
+    /// when the guest asks; a guest waiting for input waits asynchronously,
+    /// so its call's deadline still cuts it. Default: `false`.
+    #[serde(default)]
+    pub inherit_stdin: bool,
     /// Standard output.
     pub stdout: Output,
     /// Standard error.

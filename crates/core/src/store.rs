@@ -213,7 +213,11 @@ fn build_wasi(
         b.preopened_dir(&p.host, &p.guest, perms)
             .map_err(|e| Error::io(&p.host, std::io::Error::other(format!("{e:#}"))))?;
     }
-    if !w.stdin.is_empty() {
+    if w.inherit_stdin {
+        // wasmtime-wasi's stdin: read on a worker thread on demand, and
+        // pollable, so a guest blocked on it suspends instead of blocking.
+        b.inherit_stdin();
+    } else if !w.stdin.is_empty() {
         b.stdin(wasmtime_wasi::p2::pipe::MemoryInputPipe::new(
             w.stdin.clone(),
         ));

@@ -12,6 +12,7 @@ use super::{cli, command, guest, stderr_line};
 
 const HOSTILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cli/wat/hostile.wat");
 const FLOOD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cli/wat/flood.wat");
+const CAT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cli/wat/cat.wat");
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -412,6 +413,77 @@ fn a_stalled_stdout_does_not_keep_the_cli_alive() {
         }
     };
     drop(reader);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert!(safe_line(&out).contains("timed out after 300ms"));
+}
+
+/// `run` with `input` on the guest's stdin (closed after it), and `extra` flags.
+fn run_cat(input: &[u8], extra: &[&str]) -> Output {
+    use std::io::Write;
+    let mut args = vec!["run", CAT];
+    args.extend_from_slice(extra);
+    let mut child = command(&args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let input = input.to_vec();
+    // Written beside the read of the outputs (a guest echoing more than a pipe
+    // holds would otherwise block both), and a CLI that never reads its stdin
+    // (`--no-stdin`) may close it first.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+#[test]
+fn run_passes_stdin_to_the_guest_unless_told_not_to() {
+    let out = run_cat(b"hello\nworld\n", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.stdout, b"hello\nworld\n");
+    assert_eq!(text(&out.stderr), "copied 12\n");
+    // More than one read's worth, byte for byte.
+    let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let out = run_cat(&big, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out.stdout == big, "{} bytes came back", out.stdout.len());
+    let out = run_cat(b"not for the guest", &["--no-stdin"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
+    assert_eq!(text(&out.stderr), "copied 0\n");
+}
+
+#[test]
+fn a_guest_waiting_on_an_open_silent_stdin_ends_at_its_deadline() {
+    // The pipe stays open and nothing is written: the guest waits in
+    // `fd_read` until the deadline cuts it.
+    let mut child = command(&["run", CAT, "--timeout", "300ms"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let stdin = child.stdin.take().expect("piped stdin");
+    let start = std::time::Instant::now();
+    let (tx, rx) = mpsc::channel();
+    let pid = child.id();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    let out = match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
+            panic!("the CLI did not exit 60 s after a 300 ms deadline");
+        }
+    };
+    drop(stdin);
+    assert!(start.elapsed() >= Duration::from_millis(300));
     assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
     assert!(safe_line(&out).contains("timed out after 300ms"));
 }
