@@ -396,14 +396,23 @@ fn a_stalled_stdout_does_not_keep_the_cli_alive() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the binary runs");
+    // A correctness bound, not a timing: without a bounded shutdown the
+    // process never exits.
+    let out = output_within_a_minute(child);
+    drop(reader);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert!(safe_line(&out).contains("timed out after 300ms"));
+}
+
+/// The output of a CLI run under a 300 ms deadline, killing it (and failing)
+/// if it has not exited a minute later.
+fn output_within_a_minute(child: std::process::Child) -> Output {
     let pid = child.id();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(child.wait_with_output());
     });
-    // A correctness bound, not a timing: without a bounded shutdown the
-    // process never exits.
-    let out = match rx.recv_timeout(Duration::from_secs(60)) {
+    match rx.recv_timeout(Duration::from_secs(60)) {
         Ok(out) => out.unwrap(),
         Err(_) => {
             let _ = std::process::Command::new("kill")
@@ -411,10 +420,7 @@ fn a_stalled_stdout_does_not_keep_the_cli_alive() {
                 .status();
             panic!("the CLI did not exit 60 s after a 300 ms deadline");
         }
-    };
-    drop(reader);
-    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
-    assert!(safe_line(&out).contains("timed out after 300ms"));
+    }
 }
 
 /// `run` with `input` on the guest's stdin (closed after it), and `extra` flags.
@@ -470,18 +476,7 @@ fn a_guest_waiting_on_an_open_silent_stdin_ends_at_its_deadline() {
         .expect("the binary runs");
     let stdin = child.stdin.take().expect("piped stdin");
     let start = std::time::Instant::now();
-    let (tx, rx) = mpsc::channel();
-    let pid = child.id();
-    std::thread::spawn(move || tx.send(child.wait_with_output()));
-    let out = match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(out) => out.unwrap(),
-        Err(_) => {
-            let _ = std::process::Command::new("kill")
-                .args(["-9", &pid.to_string()])
-                .status();
-            panic!("the CLI did not exit 60 s after a 300 ms deadline");
-        }
-    };
+    let out = output_within_a_minute(child);
     drop(stdin);
     assert!(start.elapsed() >= Duration::from_millis(300));
     assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
