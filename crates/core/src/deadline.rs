@@ -105,6 +105,9 @@ impl Alarms {
 struct Alarm {
     deadline: Instant,
     id: Option<u64>,
+    /// The waker last registered, so a call that yields at every tick with
+    /// the same waker registers (and locks the shared table) once.
+    registered: Option<Waker>,
 }
 
 impl Alarm {
@@ -113,6 +116,15 @@ impl Alarm {
     fn poll_expired(&mut self, cx: &mut Context<'_>) -> bool {
         if Instant::now() >= self.deadline {
             return true;
+        }
+        // Still registered with this waker: the ticker removes an entry only
+        // once its deadline has passed, which the check above would see.
+        if self
+            .registered
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            return false;
         }
         static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         let id = *self
@@ -125,6 +137,7 @@ impl Alarm {
                 pending.insert(id, (self.deadline, cx.waker().clone()));
             }
         }
+        self.registered = Some(cx.waker().clone());
         false
     }
 }
@@ -147,7 +160,11 @@ pub(crate) async fn bounded<F: Future>(deadline: Option<Instant>, fut: F) -> Opt
         return Some(fut.await);
     };
     let mut fut = pin!(fut);
-    let mut alarm = Alarm { deadline, id: None };
+    let mut alarm = Alarm {
+        deadline,
+        id: None,
+        registered: None,
+    };
     std::future::poll_fn(|cx| {
         if let Poll::Ready(out) = fut.as_mut().poll(cx) {
             return Poll::Ready(Some(out));
