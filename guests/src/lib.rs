@@ -32,6 +32,14 @@ pub const HOSTILE_WASI_WAT: &str = include_str!("../wat/hostile_wasi.wat");
 /// (`echo__batch`, beside `echo`).
 pub const HOSTILE_ABI_WAT: &str = include_str!("../wat/hostile_abi.wat");
 
+/// A guest that passes the host a block of its memory to read
+/// (`env.checksum(ptr, len) -> i32`), for the host-function rows.
+pub const HOST_READ_WAT: &str = include_str!("../wat/host_read.wat");
+/// The plugin of the plugin-host example and tests (`c/plugin/plugin.c`):
+/// counters in the host's per-tenant key-value store, an async host lookup,
+/// a host checksum of guest memory.
+pub const PLUGIN_WASM: &[u8] = include_bytes!("../c/plugin/plugin.wasm");
+
 /// The guest ABI in C: `process_batch` (JSON `Vec<i32>` doubled),
 /// `process_batch_postcard`, `echo`, `fail`, `bad_pointer`, `abort_now`,
 /// and the batch entry point `process_batch__batch`.
@@ -67,6 +75,7 @@ mod tests {
             super::TENANT_WAT,
             super::HOSTILE_WASI_WAT,
             super::HOSTILE_ABI_WAT,
+            super::HOST_READ_WAT,
         ] {
             assert!(!super::wat(text).is_empty());
         }
@@ -79,6 +88,7 @@ mod tests {
             super::HELLO_WASM,
             super::MEMBOMB_C_WASM,
             super::SQLITE_WASM,
+            super::PLUGIN_WASM,
         ] {
             assert_eq!(&bytes[..4], b"\0asm");
         }

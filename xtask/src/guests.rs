@@ -31,6 +31,10 @@ const GUESTS: &[Guest] = &[
         reactor: true,
     },
     Guest {
+        name: "plugin",
+        reactor: true,
+    },
+    Guest {
         name: "sqlite",
         reactor: true,
     },

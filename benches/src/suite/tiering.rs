@@ -76,7 +76,7 @@ fn first_result(ctx: &Ctx) -> RowResult {
             )
             .expect("tiered module");
             let r = rt
-                .block_on(t.call_typed::<i32, i64>("workload", n))
+                .block_on(t.module().call_typed::<i32, i64>("workload", n))
                 .expect("workload");
             assert_eq!(r, want);
         },
@@ -142,7 +142,7 @@ fn steady_state(ctx: &Ctx) -> RowResult {
         },
         || {
             let r = rt
-                .block_on(tiered.call_typed::<i32, i64>("workload", black_box(n)))
+                .block_on(tiered.module().call_typed::<i32, i64>("workload", black_box(n)))
                 .expect("workload");
             assert_eq!(r, want);
         },

@@ -466,9 +466,11 @@ pub(crate) fn from_call_error(err: wasmtime::Error, ctx: &CallContext) -> Error 
             message: backtrace_of(&err).into(),
         };
     }
-    if let Some(e) = err.downcast_ref::<Error>() {
-        return clone_error(e);
-    }
+    // A host function's own error reaches the caller unchanged.
+    let err = match err.downcast::<Error>() {
+        Ok(e) => return e,
+        Err(err) => err,
+    };
     let text = format!("{err:#}");
     if let Some(e) = sync_misuse(&text) {
         return e;
@@ -540,19 +542,6 @@ fn describe_backtrace(bt: &wasmtime::WasmBacktrace) -> String {
         String::new()
     } else {
         format!("in {}", frames.join(" <- "))
-    }
-}
-
-/// Re-creates an [`Error`] that a host function raised inside a call.
-fn clone_error(e: &Error) -> Error {
-    match e {
-        Error::Io { path, source } => Error::Io {
-            path: path.clone(),
-            source: std::io::Error::new(source.kind(), source.to_string()),
-        },
-        other => Error::Engine {
-            reason: other.to_string().into(),
-        },
     }
 }
 

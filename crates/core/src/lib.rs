@@ -42,6 +42,7 @@ mod config;
 mod deadline;
 mod engine;
 mod error;
+mod host;
 mod metrics;
 mod prescan;
 mod sandbox;
@@ -56,9 +57,10 @@ pub use engine::{EPOCH_TICK, build_engine, pool_slots, wasmtime_config};
 pub use error::{Error, ErrorClass, Resource, Result, TrapCode};
 pub use metrics::{LatencySummary, Metrics, MetricsSnapshot};
 pub use prescan::{ModuleShape, check_module};
+pub use host::{GuestMemory, HostContext, HostFunctions, HostParams, HostSet, HostSetup};
 pub use sandbox::{
-    HostSetup, Instance, Module, RunOutput, Sandbox, Signature, TypedFunction, Value, ValueType,
-    timeout_resolution,
+    CallObserver, Instance, Module, RunOutput, Sandbox, Signature, TypedFunction, Value,
+    ValueType, WithState, timeout_resolution,
 };
 pub use store::{CapturedOutput, StoreData};
 

@@ -21,12 +21,9 @@ use crate::config::{SandboxConfig, Tier, WasiConfig};
 use crate::deadline::{self, Budget};
 use crate::engine;
 use crate::error::{self, CallContext, Error, Resource, Result};
+use crate::host::{HostFunctions, HostSet, State};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::store::{self, CapturedOutput, StoreData};
-
-/// A function that adds the embedder's host functions to a linker. It runs
-/// once per linker the sandbox builds.
-pub type HostSetup = Arc<dyn Fn(&mut Linker<StoreData>) -> wasmtime::Result<()> + Send + Sync>;
 
 const WASI_MODULE: &str = "wasi_snapshot_preview1";
 const REACTOR_INIT: &str = "_initialize";
@@ -49,6 +46,8 @@ struct SandboxInner {
     linker: Linker<StoreData>,
     /// Every `(module, name)` the linkers define.
     provided: HashSet<(String, String)>,
+    /// The embedder's host functions (which are async, what state they read).
+    host: HostSet,
     metrics: Metrics,
     pool_capacity: Option<u32>,
     /// One permit per pooled instance slot, held by each live instance, so
@@ -79,13 +78,28 @@ impl Sandbox {
         Self::with_tier(config, tier, None)
     }
 
-    /// A sandbox on an explicit tier, with optional host functions.
+    /// A sandbox on the tier that `config.performance` selects, with host
+    /// functions.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sandbox::with_tier`].
+    pub fn with_host<S: Send + 'static>(config: SandboxConfig, host: HostFunctions<S>) -> Result<Self> {
+        let tier = config.performance.tier();
+        Self::with_tier(config, tier, Some(host.into()))
+    }
+
+    /// A sandbox on an explicit tier, with optional host functions
+    /// (a [`HostFunctions`], or a raw [`HostSetup`](crate::HostSetup), made
+    /// into a [`HostSet`] with `.into()`).
     ///
     /// # Errors
     ///
     /// [`Error::Config`] or [`Error::Engine`] when the engine cannot be built,
-    /// [`Error::Engine`] when a host function cannot be defined.
-    pub fn with_tier(config: SandboxConfig, tier: Tier, host: Option<HostSetup>) -> Result<Self> {
+    /// [`Error::Engine`] when a host function cannot be defined (two
+    /// definitions of one name, say).
+    pub fn with_tier(config: SandboxConfig, tier: Tier, host: Option<HostSet>) -> Result<Self> {
+        let host = host.unwrap_or_default();
         let engine = engine::build_engine(tier, &config)?;
         let pool_capacity = if config.performance.memory_pool_size > 0 {
             Some(engine::pool_slots(&config)?)
@@ -99,9 +113,7 @@ impl Sandbox {
         if config.wasi.is_some() {
             wasmtime_wasi::p1::add_to_linker_async(&mut linker, wasi_ctx).map_err(link_err)?;
         }
-        if let Some(host) = &host {
-            host(&mut linker).map_err(link_err)?;
-        }
+        host.define(&mut linker).map_err(link_err)?;
         let buffers = config
             .host_buffer_pool
             .then(|| MemoryPool::new(PoolConfig::new()));
@@ -121,6 +133,7 @@ impl Sandbox {
                 config,
                 linker,
                 provided,
+                host,
                 slots: pool_capacity.map(|n| Arc::new(Semaphore::new(n as usize))),
                 pool_capacity,
                 buffers,
@@ -220,7 +233,12 @@ impl Sandbox {
                 });
             }
         }
-        let uses_wasi = module.imports().any(|i| i.module() == WASI_MODULE);
+        // WASI's host calls are async, and so are the embedder's `func_async`
+        // functions: synchronous calls of such a module run as async calls on
+        // the sandbox's runtime.
+        let runs_async = module.imports().any(|i| {
+            i.module() == WASI_MODULE || inner.host.is_async(i.module(), i.name())
+        });
         let host_calls = module
             .imports()
             .any(|i| matches!(i.ty(), wasmtime::ExternType::Func(_)));
@@ -240,13 +258,14 @@ impl Sandbox {
                 module,
                 hash,
                 pre,
-                uses_wasi,
+                runs_async,
                 host_calls,
             }),
             idle: IdleRef::Strong(Arc::new(IdleList {
                 list: Mutex::new(Vec::new()),
                 max: max_idle,
             })),
+            observer: None,
         })
     }
 }
@@ -429,6 +448,18 @@ pub struct RunOutput {
 pub struct Module {
     inner: Arc<ModuleInner>,
     idle: IdleRef,
+    /// Told of every call made through this handle's call methods.
+    observer: Option<Arc<dyn CallObserver>>,
+}
+
+/// Told of each call made through a [`Module`] handle's own call methods
+/// (not of calls on an [`Instance`] the embedder holds): how a tiered
+/// module counts its calls, whichever way they are made. It runs on the
+/// calling task after the call; keep it short, and never block in it.
+pub trait CallObserver: Send + Sync {
+    /// One call of `export` (`_start` for [`Module::run`]) ended after
+    /// `elapsed`, with `outcome`.
+    fn on_call(&self, export: &str, elapsed: Duration, outcome: std::result::Result<(), &Error>);
 }
 
 /// Idle instances of one module.
@@ -459,9 +490,9 @@ struct ModuleInner {
     module: wasmtime::Module,
     hash: [u8; 32],
     pre: InstancePre<StoreData>,
-    /// The module imports WASI, whose host calls are async: its synchronous
+    /// The module imports WASI or an async host function: its synchronous
     /// calls run as async calls on the sandbox's runtime (`deadline::block_on`).
-    uses_wasi: bool,
+    runs_async: bool,
     /// The module imports functions, so host code (which may panic) runs
     /// inside its calls.
     host_calls: bool,
@@ -534,7 +565,7 @@ impl Module {
     /// [`Error::Timeout`] when instantiation outlasts the call timeout,
     /// [`Error::Config`] for a WASI guest on an async runtime thread.
     pub fn instantiate(&self) -> Result<Instance> {
-        if self.inner.uses_wasi {
+        if self.inner.runs_async {
             return deadline::block_on(self.instantiate_async());
         }
         let inner = &self.inner;
@@ -637,7 +668,7 @@ impl Module {
             abi_funcs: HashMap::new(),
             poisoned: false,
             in_call: false,
-            uses_wasi: self.inner.uses_wasi,
+            runs_async: self.inner.runs_async,
             _slot: slot,
         }
     }
@@ -682,28 +713,63 @@ impl Module {
                 IdleRef::Strong(a) => IdleRef::Weak(Arc::downgrade(a)),
                 weak @ IdleRef::Weak(_) => weak.clone(),
             },
+            observer: self.observer.clone(),
         }
     }
 
-    /// An instance for one call under `budget`: an idle one (given the
-    /// call's fuel), or a new one instantiated inside the call's deadline.
-    async fn checkout(&self, budget: &Budget) -> Result<Instance> {
-        if !self.inner.sandbox.config.fresh_instance_per_call
+    /// This handle (sharing its idle instances) with `observer` told of
+    /// every call made through it and its clones, in place of any observer
+    /// it had.
+    #[must_use]
+    pub fn observed(&self, observer: Arc<dyn CallObserver>) -> Module {
+        Module {
+            observer: Some(observer),
+            ..self.clone()
+        }
+    }
+
+    /// Calls with `state` given to the host functions for their duration
+    /// ([`HostContext::state`](crate::HostContext::state)): a tenant, a
+    /// request. The state is set on the instance the call runs on and
+    /// removed (dropped) when the call ends, before the instance can serve
+    /// another call, whatever the outcome.
+    pub fn with_state<S: std::any::Any + Send>(&self, state: S) -> WithState<'_> {
+        self.with_state_opt(Some(state))
+    }
+
+    /// [`Module::with_state`] when `state` is `Some`; plain calls when it is
+    /// `None` (for callers that are generic over whether they carry state).
+    pub fn with_state_opt<S: std::any::Any + Send>(&self, state: Option<S>) -> WithState<'_> {
+        WithState {
+            module: self,
+            state: state.map(|s| Box::new(s) as State),
+        }
+    }
+
+    /// An instance for `call`: an idle one (given the call's fuel), or a new
+    /// one instantiated inside the call's deadline; it gets the call's state.
+    async fn checkout(&self, call: &mut CallStart) -> Result<Instance> {
+        let mut inst = if !self.inner.sandbox.config.fresh_instance_per_call
             && let Some(idle) = self.idle.get()
             && let Some(mut inst) = idle.list.lock().pop()
         {
-            store::set_fuel(&mut inst.store, budget.fuel);
-            return Ok(inst);
-        }
-        self.instantiate_async_with(self.inner.sandbox.config.wasi.as_ref(), budget)
-            .await
+            store::set_fuel(&mut inst.store, call.budget.fuel);
+            inst
+        } else {
+            self.instantiate_async_with(self.inner.sandbox.config.wasi.as_ref(), &call.budget)
+                .await?
+        };
+        inst.store.data_mut().state = call.state.take();
+        Ok(inst)
     }
 
     /// Returns an instance to the idle list unless it may hold broken state.
-    fn checkin(&self, inst: Instance) {
+    fn checkin(&self, mut inst: Instance) {
         if inst.is_poisoned() || self.inner.sandbox.config.fresh_instance_per_call {
             return;
         }
+        // A call's state never outlives it: the next call may be another tenant's.
+        inst.store.data_mut().state = None;
         if let Some(idle) = self.idle.get() {
             let mut list = idle.list.lock();
             if list.len() < idle.max {
@@ -736,30 +802,44 @@ impl Module {
         Ok(())
     }
 
-    /// Starts one async call: its budget from this moment, its metrics timer.
-    fn start_call(&self) -> CallStart {
+    /// Starts one async call of `export`: its budget from this moment, its
+    /// metrics timer, the state it carries for the host functions.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for state of another type than the host functions
+    /// read (before anything runs).
+    fn start_call(&self, export: &str, state: Option<State>) -> Result<CallStart> {
         let sandbox = &self.inner.sandbox;
-        CallStart {
-            budget: Budget::start(&sandbox.config.limits),
-            timer: sandbox.metrics.enabled().then(Instant::now),
+        if let Some(s) = &state {
+            sandbox.host.check_state(s)?;
         }
+        let observed = self.observer.is_some();
+        Ok(CallStart {
+            budget: Budget::start(&sandbox.config.limits),
+            timer: (sandbox.metrics.enabled() || observed).then(Instant::now),
+            state,
+            export: observed.then(|| export.into()),
+        })
     }
 
     /// Ends an async call: the instance goes back to the idle list unless it
-    /// may hold broken state, and the call is one metrics sample.
+    /// may hold broken state, the call is one metrics sample, and the
+    /// observer is told.
     fn end_call<T>(&self, call: &CallStart, inst: Option<Instance>, r: Result<T>) -> Result<T> {
         if let Some(inst) = inst {
             self.checkin(inst);
         }
         if let Some(t) = call.timer {
-            self.inner
-                .sandbox
-                .metrics
-                .record_call(t.elapsed(), r.as_ref().map(|_| ()));
+            let elapsed = t.elapsed();
+            let outcome = r.as_ref().map(|_| ());
+            self.inner.sandbox.metrics.record_call(elapsed, outcome);
+            if let (Some(obs), Some(export)) = (&self.observer, &call.export) {
+                obs.on_call(export, elapsed, r.as_ref().map(|_| ()));
+            }
         }
         r
     }
-
     /// Calls a scalar export with typed parameters and results, on an idle
     /// instance.
     ///
@@ -767,14 +847,23 @@ impl Module {
     ///
     /// [`Error::MissingExport`], [`Error::SignatureMismatch`], and the
     /// guest's failures: [`Error::Trap`], [`Error::Timeout`],
-    /// [`Error::OutOfFuel`], [`Error::LimitExceeded`].
+    /// [`Error::OutOfFuel`], [`Error::LimitExceeded`]; a host function's
+    /// own error, unchanged.
     pub async fn call_typed<P, R>(&self, export: &str, params: P) -> Result<R>
     where
         P: WasmParams + Send + Sync + 'static,
         R: WasmResults + Send + Sync + 'static,
     {
-        let call = self.start_call();
-        let mut inst = match self.checkout(&call.budget).await {
+        self.typed_call(export, params, None).await
+    }
+
+    async fn typed_call<P, R>(&self, export: &str, params: P, state: Option<State>) -> Result<R>
+    where
+        P: WasmParams + Send + Sync + 'static,
+        R: WasmResults + Send + Sync + 'static,
+    {
+        let mut call = self.start_call(export, state)?;
+        let mut inst = match self.checkout(&mut call).await {
             Ok(inst) => inst,
             Err(e) => return self.end_call(&call, None, Err(e)),
         };
@@ -796,16 +885,22 @@ impl Module {
     /// [`Error::LimitExceeded`] for a result over
     /// [`ResourceLimits::max_result_bytes`](crate::ResourceLimits::max_result_bytes).
     pub async fn call_bytes(&self, export: &str, input: &[u8]) -> Result<Vec<u8>> {
-        self.bytes_call(export, input, false)
+        self.bytes_call(export, input, false, None)
             .await
             .map(HostBuf::into_vec)
     }
 
     /// A bytes call on an idle (or new) instance, with the result in a
     /// pooled buffer if `pooled`.
-    async fn bytes_call(&self, export: &str, input: &[u8], pooled: bool) -> Result<HostBuf> {
-        let call = self.start_call();
-        let mut inst = match self.checkout(&call.budget).await {
+    async fn bytes_call(
+        &self,
+        export: &str,
+        input: &[u8],
+        pooled: bool,
+        state: Option<State>,
+    ) -> Result<HostBuf> {
+        let mut call = self.start_call(export, state)?;
+        let mut inst = match self.checkout(&mut call).await {
             Ok(inst) => inst,
             Err(e) => return self.end_call(&call, None, Err(e)),
         };
@@ -820,13 +915,27 @@ impl Module {
     /// # Errors
     ///
     /// As [`Module::call_bytes`], plus [`Error::Codec`].
-    pub async fn call_with<A, R>(&self, codec: Codec, export: &str, args: &A) -> Result<R>
+    pub async fn call<A, R>(&self, codec: Codec, export: &str, args: &A) -> Result<R>
+    where
+        A: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        self.serde_call(codec, export, args, None).await
+    }
+
+    async fn serde_call<A, R>(
+        &self,
+        codec: Codec,
+        export: &str,
+        args: &A,
+        state: Option<State>,
+    ) -> Result<R>
     where
         A: Serialize + ?Sized,
         R: DeserializeOwned,
     {
         let input = encode_args(&self.inner.sandbox, codec, args)?;
-        let out = self.bytes_call(export, &input, true).await;
+        let out = self.bytes_call(export, &input, true, state).await;
         drop(input);
         codec.decode(&out?)
     }
@@ -838,8 +947,17 @@ impl Module {
     ///
     /// As [`Module::call_typed`].
     pub async fn call_values(&self, export: &str, args: &[Value]) -> Result<Vec<Value>> {
-        let call = self.start_call();
-        let mut inst = match self.checkout(&call.budget).await {
+        self.values_call(export, args, None).await
+    }
+
+    async fn values_call(
+        &self,
+        export: &str,
+        args: &[Value],
+        state: Option<State>,
+    ) -> Result<Vec<Value>> {
+        let mut call = self.start_call(export, state)?;
+        let mut inst = match self.checkout(&mut call).await {
             Ok(inst) => inst,
             Err(e) => return self.end_call(&call, None, Err(e)),
         };
@@ -858,17 +976,22 @@ impl Module {
     ///
     /// [`Error::Config`] if the sandbox was built without WASI,
     /// [`Error::MissingExport`] without `_start`, and the guest's failures.
-    pub async fn run_command(&self, wasi: &WasiConfig) -> Result<RunOutput> {
+    pub async fn run(&self, wasi: &WasiConfig) -> Result<RunOutput> {
+        self.command(wasi, None).await
+    }
+
+    async fn command(&self, wasi: &WasiConfig, state: Option<State>) -> Result<RunOutput> {
         if self.inner.sandbox.config.wasi.is_none() {
             return Err(Error::config(
                 "running a WASI command needs WASI enabled on the sandbox",
             ));
         }
-        let call = self.start_call();
+        let mut call = self.start_call("_start", state)?;
         let mut inst = match self.instantiate_async_with(Some(wasi), &call.budget).await {
             Ok(inst) => inst,
             Err(e) => return self.end_call(&call, None, Err(e)),
         };
+        inst.store.data_mut().state = call.state.take();
         let r = async {
             let start = inst.typed::<(), ()>("_start")?;
             inst.step(&call.budget, |s| Box::pin(start.func.call_async(s, ())))
@@ -896,10 +1019,92 @@ impl Module {
     }
 }
 
-/// The start of one async call of a [`Module`]: its budget and metrics timer.
+/// The start of one async call of a [`Module`]: its budget, metrics timer
+/// and state.
 struct CallStart {
     budget: Budget,
+    /// Set when metrics or an observer want the call's duration.
     timer: Option<Instant>,
+    /// The call's state, until it is set on the instance.
+    state: Option<State>,
+    /// The export, when an observer is told of the call.
+    export: Option<Box<str>>,
+}
+
+/// Calls of a [`Module`] that carry state for its host functions; see
+/// [`Module::with_state`]. Each method is the module's method of the same
+/// name, and consumes the state.
+#[must_use = "make a call with it"]
+pub struct WithState<'m> {
+    module: &'m Module,
+    state: Option<State>,
+}
+
+impl std::fmt::Debug for WithState<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WithState").field("module", self.module).finish_non_exhaustive()
+    }
+}
+
+impl WithState<'_> {
+    /// [`Module::call_typed`] with the state.
+    ///
+    /// # Errors
+    ///
+    /// As [`Module::call_typed`], and [`Error::Config`] for state of
+    /// another type than the host functions read.
+    pub async fn call_typed<P, R>(self, export: &str, params: P) -> Result<R>
+    where
+        P: WasmParams + Send + Sync + 'static,
+        R: WasmResults + Send + Sync + 'static,
+    {
+        self.module.typed_call(export, params, self.state).await
+    }
+
+    /// [`Module::call_bytes`] with the state.
+    ///
+    /// # Errors
+    ///
+    /// As [`WithState::call_typed`] and [`Module::call_bytes`].
+    pub async fn call_bytes(self, export: &str, input: &[u8]) -> Result<Vec<u8>> {
+        self.module
+            .bytes_call(export, input, false, self.state)
+            .await
+            .map(HostBuf::into_vec)
+    }
+
+    /// [`Module::call`] with the state.
+    ///
+    /// # Errors
+    ///
+    /// As [`WithState::call_typed`] and [`Module::call`].
+    pub async fn call<A, R>(self, codec: Codec, export: &str, args: &A) -> Result<R>
+    where
+        A: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        self.module
+            .serde_call(codec, export, args, self.state)
+            .await
+    }
+
+    /// [`Module::call_values`] with the state.
+    ///
+    /// # Errors
+    ///
+    /// As [`WithState::call_typed`] and [`Module::call_values`].
+    pub async fn call_values(self, export: &str, args: &[Value]) -> Result<Vec<Value>> {
+        self.module.values_call(export, args, self.state).await
+    }
+
+    /// [`Module::run`] with the state.
+    ///
+    /// # Errors
+    ///
+    /// As [`WithState::call_typed`] and [`Module::run`].
+    pub async fn run(self, wasi: &WasiConfig) -> Result<RunOutput> {
+        self.module.command(wasi, self.state).await
+    }
 }
 
 /// How the steps of one call run: synchronously on an armed store, or as
@@ -952,9 +1157,10 @@ pub struct Instance {
     /// A guest call is under way: true from its start until it returns, so a
     /// call whose future was dropped half-way leaves the instance poisoned.
     in_call: bool,
-    /// The module imports WASI: synchronous calls run on the sandbox's
-    /// runtime (kept here, next to the store, for the fast path's one check).
-    uses_wasi: bool,
+    /// The module imports WASI or an async host function: synchronous calls
+    /// run on the sandbox's runtime (kept here, next to the store, for the
+    /// fast path's one check).
+    runs_async: bool,
     /// The instance's pool slot, released after the store (declared last, so
     /// dropped last).
     _slot: Option<OwnedSemaphorePermit>,
@@ -1010,7 +1216,7 @@ where
         if self.instance_id != instance.id {
             return Err(wrong_instance());
         }
-        if instance.uses_wasi {
+        if instance.runs_async {
             return deadline::block_on(self.call_async(instance, params));
         }
         instance.run_armed(|this| this.invoke(|store| self.func.call(store, params)))
@@ -1058,6 +1264,35 @@ impl Instance {
             Some(m) => m.data_size(&self.store),
             None => 0,
         }
+    }
+
+    /// Sets the state the host functions read in this instance's calls
+    /// ([`HostContext::state`](crate::HostContext::state)), replacing any.
+    /// It stays until replaced or taken.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the host functions read another type.
+    pub fn set_state<S: std::any::Any + Send>(&mut self, state: S) -> Result<()> {
+        let state: State = Box::new(state);
+        self.module.inner.sandbox.host.check_state(&state)?;
+        self.store.data_mut().state = Some(state);
+        Ok(())
+    }
+
+    /// The instance's state, if it has one of type `S`.
+    pub fn state_mut<S: std::any::Any>(&mut self) -> Option<&mut S> {
+        self.store.data_mut().state.as_mut()?.downcast_mut()
+    }
+
+    /// Removes the instance's state and returns it, if it is of type `S`
+    /// (state of another type is left in place).
+    pub fn take_state<S: std::any::Any>(&mut self) -> Option<S> {
+        let data = self.store.data_mut();
+        if !data.state.as_ref()?.is::<S>() {
+            return None;
+        }
+        data.state.take()?.downcast().ok().map(|b| *b)
     }
 
     /// Captured standard output, when WASI captures it.
@@ -1208,7 +1443,7 @@ impl Instance {
     /// [`Instance::call_bytes`], with the result in a pooled buffer if
     /// `pooled` and the sandbox has a buffer pool.
     fn bytes_sync(&mut self, name: &str, input: &[u8], pooled: bool) -> Result<HostBuf> {
-        if self.uses_wasi {
+        if self.runs_async {
             return deadline::block_on(self.bytes_async(name, input, pooled));
         }
         // The four guest calls (alloc, call, free twice) are one logical call:

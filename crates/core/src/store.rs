@@ -29,6 +29,11 @@ pub struct StoreData {
     pub(crate) wasi: Option<wasmtime_wasi::p1::WasiP1Ctx>,
     pub(crate) stdout: Option<CapturedOutput>,
     pub(crate) stderr: Option<CapturedOutput>,
+    /// The embedder's state for its host functions (`HostFunctions<S>`'s
+    /// `S`), of the instance or of the call under way.
+    pub(crate) state: Option<crate::host::State>,
+    /// The guest's `memory` export, once a host function has looked it up.
+    pub(crate) host_memory: Option<wasmtime::Memory>,
 }
 
 impl std::fmt::Debug for StoreData {
@@ -118,6 +123,8 @@ pub(crate) fn new_store(
         wasi: wasi_ctx,
         stdout,
         stderr,
+        state: None,
+        host_memory: None,
     };
     let mut store = Store::new(engine, data);
     store.limiter(|d| &mut d.limiter);

@@ -14,10 +14,12 @@
 //!
 //! * [`TieredModule`]: built from wasm bytes, a `SandboxConfig` and a
 //!   [`TieringPolicy`]; compiles its start tier (default `Baseline`)
-//!   synchronously, then tiers up in the background. Async calls mirror the
-//!   core `Module` (`call_typed`, `call_bytes`, `call_with`, `call_values`);
-//!   [`TieredModule::instantiate`] gives a core `Instance` for the sync fast
-//!   path, which stays on its tier for life.
+//!   synchronously, then tiers up in the background. Calls go through
+//!   [`TieredModule::module`], the current tier's core `Module`: each call
+//!   made with its call methods is counted towards tier-up on the tier it
+//!   ran on (a `CallObserver` on every tier's module), so there is no second
+//!   call API to keep in step. [`TieredModule::instantiate`] gives a core
+//!   `Instance` for the sync fast path, which stays on its tier for life.
 //! * [`TieringPolicy`]: stepwise with the seed's thresholds (100 calls/10 ms,
 //!   1,000/100 ms, 10,000/1 s), straight to the top tier in one background
 //!   compile, or fixed.
@@ -55,7 +57,7 @@
 //! assert_eq!(module.current_tier(), Tier::Baseline);
 //!
 //! for i in 0..10 {
-//!     assert_eq!(module.call_typed::<(i32, i32), i32>("add", (i, 1)).await?, i + 1);
+//!     assert_eq!(module.module().call_typed::<(i32, i32), i32>("add", (i, 1)).await?, i + 1);
 //! }
 //! // The tenth call queued a tier-up; it compiles on a background thread.
 //! assert!(module.wait_for_tier_up(Duration::from_secs(30)));

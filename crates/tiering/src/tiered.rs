@@ -7,11 +7,8 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use parking_lot::{Condvar, Mutex};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use wasm_sandbox_core::wasmtime::{WasmParams, WasmResults};
 use wasm_sandbox_core::{
-    Codec, Error, HostSetup, Instance, Module, Result, Sandbox, SandboxConfig, Tier, Value,
+    CallObserver, Error, HostSet, Instance, Module, Result, Sandbox, SandboxConfig, Tier,
 };
 
 #[cfg(feature = "cache")]
@@ -34,7 +31,7 @@ pub struct TieredModuleBuilder {
     wasm: Arc<[u8]>,
     config: SandboxConfig,
     policy: TieringPolicy,
-    host: Option<HostSetup>,
+    host: Option<HostSet>,
     #[cfg(feature = "cache")]
     cache: Option<Arc<CompilationCache>>,
     pool: Option<CompilePool>,
@@ -58,10 +55,10 @@ impl TieredModuleBuilder {
         self
     }
 
-    /// Adds host functions; they are linked into every tier's sandbox.
-    /// Default: none.
-    pub fn host(mut self, host: HostSetup) -> Self {
-        self.host = Some(host);
+    /// Adds host functions (a `HostFunctions`, or a `HostSet` made from
+    /// one); they are linked into every tier's sandbox. Default: none.
+    pub fn host(mut self, host: impl Into<HostSet>) -> Self {
+        self.host = Some(host.into());
         self
     }
 
@@ -161,7 +158,7 @@ struct Compiler {
     hash: [u8; 32],
     config: SandboxConfig,
     policy: TieringPolicy,
-    host: Option<HostSetup>,
+    host: Option<HostSet>,
     #[cfg(feature = "cache")]
     cache: Option<Arc<CompilationCache>>,
     sandboxes: [OnceLock<Sandbox>; 4],
@@ -296,7 +293,7 @@ impl TieredModule {
         };
         let names = module.function_exports();
         let next = comp.next_target(tier);
-        let shared = Arc::new(Shared {
+        let shared = Arc::new_cyclic(|weak| Shared {
             export_index: names
                 .iter()
                 .enumerate()
@@ -309,7 +306,7 @@ impl TieredModule {
             hook: b.hook,
             current: ArcSwap::from_pointee(Current {
                 tier,
-                module,
+                module: TierObserver::attach(module, weak, tier),
                 since: Instant::now(),
                 next,
             }),
@@ -334,8 +331,13 @@ impl TieredModule {
         self.shared.current.load().tier
     }
 
-    /// The core module of the current tier (an `Arc` clone): instances made
-    /// from it stay on its tier.
+    /// The core module of the current tier (an `Arc` clone), for calls:
+    /// every call made through its call methods (`call_typed`, `call_bytes`,
+    /// `call`, `call_values`, `run`, `with_state`) is counted towards
+    /// tier-up, on the tier it ran on. Instances made from it stay on its
+    /// tier; calls on them are counted only when reported with
+    /// [`TieredModule::record_calls`]. Take the module again for each call
+    /// (or batch of calls) to follow tier-ups.
     pub fn module(&self) -> Module {
         self.shared.current.load().module.clone()
     }
@@ -392,71 +394,6 @@ impl TieredModule {
     pub fn record_calls(&self, export: &str, tier: Tier, calls: u64, elapsed: Duration) {
         let cur = self.shared.current.load();
         self.shared.record(export, tier, calls, elapsed, &cur);
-    }
-
-    /// Calls a scalar export on the current tier, like `Module::call_typed`,
-    /// and records the call.
-    ///
-    /// # Errors
-    ///
-    /// As `Module::call_typed`.
-    pub async fn call_typed<P, R>(&self, export: &str, params: P) -> Result<R>
-    where
-        P: WasmParams + Send + Sync + 'static,
-        R: WasmResults + Send + Sync + 'static,
-    {
-        let cur = self.shared.current.load_full();
-        let start = Instant::now();
-        let r = cur.module.call_typed::<P, R>(export, params).await;
-        self.shared
-            .record(export, cur.tier, 1, start.elapsed(), &cur);
-        r
-    }
-
-    /// Calls an export through the guest ABI with raw bytes, like
-    /// `Module::call_bytes`, and records the call.
-    ///
-    /// # Errors
-    ///
-    /// As `Module::call_bytes`.
-    pub async fn call_bytes(&self, export: &str, input: &[u8]) -> Result<Vec<u8>> {
-        let cur = self.shared.current.load_full();
-        let start = Instant::now();
-        let r = cur.module.call_bytes(export, input).await;
-        self.shared
-            .record(export, cur.tier, 1, start.elapsed(), &cur);
-        r
-    }
-
-    /// Calls an export with serde values encoded with `codec`, like
-    /// `Module::call_with`, and records the call.
-    ///
-    /// # Errors
-    ///
-    /// As `Module::call_with`.
-    pub async fn call_with<A, R>(&self, codec: Codec, export: &str, args: &A) -> Result<R>
-    where
-        A: Serialize + ?Sized,
-        R: DeserializeOwned,
-    {
-        let input = codec.encode(args)?;
-        let out = self.call_bytes(export, &input).await?;
-        codec.decode(&out)
-    }
-
-    /// Calls an export with dynamically typed values, like
-    /// `Module::call_values`, and records the call.
-    ///
-    /// # Errors
-    ///
-    /// As `Module::call_values`.
-    pub async fn call_values(&self, export: &str, args: &[Value]) -> Result<Vec<Value>> {
-        let cur = self.shared.current.load_full();
-        let start = Instant::now();
-        let r = cur.module.call_values(export, args).await;
-        self.shared
-            .record(export, cur.tier, 1, start.elapsed(), &cur);
-        r
     }
 
     /// Queues a tier-up to the next tier now, whatever the thresholds say.
@@ -702,6 +639,32 @@ impl Shared {
     }
 }
 
+/// Counts the calls made through one tier's module towards tier-up.
+struct TierObserver {
+    shared: Weak<Shared>,
+    tier: Tier,
+}
+
+impl TierObserver {
+    /// `module` (of `tier`) with its calls counted. The observer holds the
+    /// tiered module weakly: the current tier's module is inside it.
+    fn attach(module: Module, shared: &Weak<Shared>, tier: Tier) -> Module {
+        module.observed(Arc::new(TierObserver {
+            shared: Weak::clone(shared),
+            tier,
+        }))
+    }
+}
+
+impl CallObserver for TierObserver {
+    fn on_call(&self, export: &str, elapsed: Duration, _outcome: std::result::Result<(), &Error>) {
+        if let Some(shared) = self.shared.upgrade() {
+            let cur = shared.current.load();
+            shared.record(export, self.tier, 1, elapsed, &cur);
+        }
+    }
+}
+
 impl Drop for Shared {
     fn drop(&mut self) {
         self.flush_call_metrics();
@@ -721,6 +684,7 @@ fn tier_up(weak: Weak<Shared>) {
         }
         match shared.comp.compile(target, true) {
             Ok(module) => {
+                let module = TierObserver::attach(module, &Arc::downgrade(&shared), target);
                 let next = shared.comp.next_target(target);
                 for c in shared.counters.iter() {
                     c.calls_on_tier.store(0, Ordering::Relaxed);

@@ -1,38 +1,64 @@
 //! Run untrusted WebAssembly fast and safely.
 //!
 //! `wasm-sandbox` is a thin facade over a workspace of micro-crates on
-//! wasmtime. It holds the [`WasmSandbox`] builder and the glue between the
-//! crates; each crate is also usable alone.
+//! wasmtime. It holds the [`WasmSandbox`] builder, the [`Plugin`] handle of
+//! each loaded module, and the glue between the crates; each crate is also
+//! usable alone.
 //!
 //! ```
-//! use wasm_sandbox::{WasmSandbox, PerformanceConfig, OptimizationLevel};
+//! use wasm_sandbox::{Error, HostFunctions, WasmSandbox};
+//!
+//! /// What one call's host functions see: the tenant it serves.
+//! struct Tenant(&'static str);
 //!
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), wasm_sandbox::Error> {
+//! # async fn main() -> Result<(), Error> {
+//! let host = HostFunctions::<Tenant>::new()
+//!     .func("env", "tenant_len", |mut cx, (): ()| Ok(cx.state()?.0.len() as i32));
 //! let sandbox = WasmSandbox::builder()
-//!     .performance_config(PerformanceConfig {
-//!         optimization_level: OptimizationLevel::Aggressive,
-//!         ..Default::default()
-//!     })
 //!     .timeout(std::time::Duration::from_secs(1))
+//!     .host_functions(host)
 //!     .build()
 //!     .await?;
-//! sandbox
+//! let adder = sandbox
 //!     .load(r#"(module (func (export "add") (param i32 i32) (result i32)
 //!                  local.get 0 local.get 1 i32.add))"#.as_bytes())
 //!     .await?;
-//! let sum: i32 = sandbox.call_typed("add", (2, 3)).await?;
-//! assert_eq!(sum, 5);
+//! let greeter = sandbox
+//!     .load(r#"(module (import "env" "tenant_len" (func $len (result i32)))
+//!                  (func (export "len") (result i32) call $len))"#.as_bytes())
+//!     .await?;
+//! assert_eq!(adder.call_typed::<(i32, i32), i32>("add", (2, 3)).await?, 5);
+//! let n: i32 = greeter.with_state(Tenant("acme")).call_typed("len", ()).await?;
+//! assert_eq!(n, 4);
+//! assert_eq!(greeter.stats().calls, 1);
 //! # Ok(()) }
 //! ```
 //!
-//! # The three ways to call a guest
+//! # Plugins
 //!
-//! * Typed scalar calls ([`WasmSandbox::call_typed`], or a [`TypedFunction`]
-//!   on an [`Instance`] you hold for the synchronous fast path).
-//! * Serde calls ([`WasmSandbox::call`]): arguments and results cross as
-//!   JSON or postcard through the guest ABI of `docs/abi.md`.
-//! * Raw bytes ([`WasmSandbox::call_bytes`]).
+//! [`WasmSandbox::load`] returns a [`Plugin`]: one module, with every call
+//! kind and every feature (memoization, batching, tiering, the cache,
+//! per-plugin stats and metrics). The sandbox keeps only what plugins
+//! share: the engine, limits, host functions, caches and policies. The
+//! seed's `sandbox.call(...)` still works: it calls the *default plugin*,
+//! the first one loaded (or the one given to [`WasmSandbox::set_default`]).
+//!
+//! # The ways to call a guest
+//!
+//! * Typed scalar calls ([`Plugin::call_typed`], or a [`TypedFunction`] on
+//!   an [`Instance`] you hold for the synchronous fast path).
+//! * Serde calls ([`Plugin::call`]): arguments and results cross as JSON or
+//!   postcard through the guest ABI of `docs/abi.md`.
+//! * Raw bytes ([`Plugin::call_bytes`]), batched calls
+//!   ([`Plugin::call_batched`]) and WASI commands ([`Plugin::run`]).
+//!
+//! # Host functions
+//!
+//! [`HostFunctions`] registers synchronous and async functions with typed
+//! per-instance or per-call state ([`Plugin::with_state`]), range-checked
+//! guest memory ([`GuestMemory`]) and typed errors that reach the caller
+//! unchanged; `docs/host-functions.md` has the rules.
 //!
 //! # Crate features
 //!
@@ -41,11 +67,12 @@
 //!   [`cache`].
 //! * `callopt` (default): memoization of exports the embedder declares pure
 //!   ([`WasmSandboxBuilder::pure_export`]); re-exported as [`callopt`].
-//! * `batch` (default): batched calls ([`WasmSandbox::call_batched`]) on
-//!   worker threads, one instance each; re-exported as [`batch`].
+//! * `batch` (default): batched calls ([`Plugin::call_batched`]) on worker
+//!   threads, one instance each; re-exported as [`batch`].
 //! * `tiering` (default, needs `cache`): tiered compilation
-//!   ([`WasmSandboxBuilder::tiering`]): a module starts on Winch and moves to
-//!   Cranelift in the background once hot; re-exported as [`tiering`].
+//!   ([`WasmSandboxBuilder::tiering`], [`LoadOptions::tiering`]): a module
+//!   starts on Winch and moves to Cranelift in the background once hot;
+//!   re-exported as [`tiering`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -57,7 +84,8 @@ use serde::de::DeserializeOwned;
 
 #[doc(inline)]
 pub use wasm_sandbox_core::{
-    Codec, CompileLimits, Error, ErrorClass, HostSetup, Instance, LatencySummary, MetricsSnapshot,
+    CallObserver, Codec, CompileLimits, Error, ErrorClass, GuestMemory, HostContext,
+    HostFunctions, HostParams, HostSet, HostSetup, Instance, LatencySummary, MetricsSnapshot,
     Module, OptimizationLevel, Output, PerformanceConfig, Preopen, Resource, ResourceLimits,
     Result, RunOutput, SandboxConfig, Signature, StoreData, Tier, TrapCode, TypedFunction, Value,
     ValueType, WasiConfig, abi, wasmtime,
@@ -80,9 +108,6 @@ mod caching;
 #[doc(inline)]
 pub use wasm_sandbox_callopt as callopt;
 
-#[cfg(feature = "callopt")]
-mod memo;
-
 /// Batched calls (feature `batch`).
 #[cfg(feature = "batch")]
 #[doc(inline)]
@@ -98,8 +123,9 @@ pub use batching::ModuleExecutor;
 #[doc(inline)]
 pub use wasm_sandbox_tiering as tiering;
 
-mod target;
-use target::Target;
+mod plugin;
+pub use plugin::{LoadOptions, Plugin, PluginStats, WithState};
+use plugin::Code;
 
 /// Where a module comes from.
 #[derive(Debug, Clone)]
@@ -119,6 +145,12 @@ impl From<&[u8]> for ModuleSource {
 impl From<Vec<u8>> for ModuleSource {
     fn from(b: Vec<u8>) -> Self {
         ModuleSource::Bytes(b.into())
+    }
+}
+
+impl From<Arc<[u8]>> for ModuleSource {
+    fn from(b: Arc<[u8]>) -> Self {
+        ModuleSource::Bytes(b)
     }
 }
 
@@ -142,6 +174,14 @@ impl From<PathBuf> for ModuleSource {
 }
 
 impl ModuleSource {
+    /// The name a plugin from this source gets by default: a file's stem.
+    fn default_name(&self) -> Option<String> {
+        match self {
+            ModuleSource::Path(p) => p.file_stem().map(|s| s.to_string_lossy().into_owned()),
+            ModuleSource::Bytes(_) => None,
+        }
+    }
+
     async fn bytes(self) -> Result<Arc<[u8]>> {
         match self {
             ModuleSource::Bytes(b) => Ok(b),
@@ -158,7 +198,7 @@ impl ModuleSource {
 pub struct WasmSandboxBuilder {
     config: SandboxConfig,
     codec: Codec,
-    host: Option<HostSetup>,
+    host: Option<HostSet>,
     #[cfg(feature = "cache")]
     cache: Option<wasm_sandbox_cache::CacheConfig>,
     #[cfg(feature = "callopt")]
@@ -176,8 +216,8 @@ impl std::fmt::Debug for WasmSandboxBuilder {
         f.debug_struct("WasmSandboxBuilder")
             .field("config", &self.config)
             .field("codec", &self.codec)
-            .field("host", &self.host.is_some())
-            .finish()
+            .field("host", &self.host)
+            .finish_non_exhaustive()
     }
 }
 
@@ -189,8 +229,9 @@ impl WasmSandboxBuilder {
     }
 
     /// Records metrics (compile, instantiate and call latency, calls, traps,
-    /// timeouts), readable with [`WasmSandbox::metrics`] and emitted through
-    /// the `metrics` crate. Default: `false`.
+    /// timeouts), readable with [`WasmSandbox::metrics`], and emits them and
+    /// each plugin's counters (labelled `module`) through the `metrics`
+    /// crate. Default: `false`.
     pub fn enable_metrics(mut self, enable: bool) -> Self {
         self.config.metrics = enable;
         self
@@ -208,7 +249,7 @@ impl WasmSandboxBuilder {
         self
     }
 
-    /// Wall-clock limit per call. Default: 10 s.
+    /// Wall-clock limit per call, host functions included. Default: 10 s.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.config.limits.timeout = Some(timeout);
         self
@@ -255,7 +296,9 @@ impl WasmSandboxBuilder {
         self
     }
 
-    /// The codec of [`WasmSandbox::call`]. Default: [`Codec::Json`].
+    /// The codec of serde calls ([`Plugin::call`]) and of the host
+    /// functions' guest-memory helpers ([`GuestMemory::read_value`]).
+    /// Default: [`Codec::Json`].
     pub fn codec(mut self, codec: Codec) -> Self {
         self.codec = codec;
         self
@@ -268,13 +311,13 @@ impl WasmSandboxBuilder {
         self
     }
 
-    /// Adds host functions: `setup` runs on each linker the sandbox builds.
-    /// Guests can import only what it defines (and WASI, when enabled).
-    pub fn host_functions(
-        mut self,
-        setup: impl Fn(&mut wasmtime::Linker<StoreData>) -> wasmtime::Result<()> + Send + Sync + 'static,
-    ) -> Self {
-        self.host = Some(Arc::new(setup));
+    /// The host functions guests may import (besides WASI, when enabled),
+    /// with the state type `S` they read ([`Plugin::with_state`],
+    /// [`Instance::set_state`]). A module that imports anything else is
+    /// refused at load time ([`Error::ImportNotAllowed`]). See
+    /// [`HostFunctions`] and `docs/host-functions.md`.
+    pub fn host_functions<S: Send + 'static>(mut self, functions: HostFunctions<S>) -> Self {
+        self.host = Some(functions.into());
         self
     }
 
@@ -295,12 +338,13 @@ impl WasmSandboxBuilder {
         self.cache_config(wasm_sandbox_cache::CacheConfig::new(dir))
     }
 
-    /// Declares an export pure: its serde and byte calls are memoized, keyed
-    /// by the module's content hash, the export and the encoded arguments
-    /// (verbatim up to 32 bytes, else their blake3 digest). Only declare
-    /// exports whose result depends on their arguments alone: a guest can
-    /// keep state between calls, and purity is never guessed. Default:
-    /// nothing is memoized. Needs the `callopt` feature.
+    /// Declares an export pure in every plugin: its serde, byte and batched
+    /// calls are memoized, keyed by the plugin's content hash, the export
+    /// and the encoded arguments (verbatim up to 32 bytes, else their blake3
+    /// digest). Only declare exports whose result depends on their
+    /// arguments alone: a guest can keep state between calls, a host
+    /// function can answer differently per tenant, and purity is never
+    /// guessed. Default: nothing is memoized. Needs the `callopt` feature.
     #[cfg(feature = "callopt")]
     pub fn pure_export(mut self, export: impl Into<String>) -> Self {
         self.pure.push(export.into());
@@ -316,19 +360,22 @@ impl WasmSandboxBuilder {
         self
     }
 
-    /// Settings of [`WasmSandbox::call_batched`]. Default:
-    /// [`batch::BatchConfig::new`]. Needs the `batch` feature.
+    /// Settings of [`Plugin::call_batched`] (each plugin gets its own
+    /// processor). Default: [`batch::BatchConfig::new`]. Needs the `batch`
+    /// feature.
     #[cfg(feature = "batch")]
     pub fn batching(mut self, config: wasm_sandbox_batch::BatchConfig) -> Self {
         self.batching = Some(config);
         self
     }
 
-    /// Loads modules as tiered modules: they start on the policy's first
-    /// tier (Winch by default) and are recompiled on faster tiers in the
-    /// background once hot ([`tiering::TieringPolicy`]). Without this
-    /// (the default), modules are compiled once for the tier that
-    /// [`PerformanceConfig`] selects. Needs the `tiering` feature.
+    /// Loads modules as tiered modules by default: they start on the
+    /// policy's first tier (Winch by default) and are recompiled on faster
+    /// tiers in the background once hot ([`tiering::TieringPolicy`]).
+    /// [`LoadOptions::tiering`] and [`LoadOptions::no_tiering`] decide per
+    /// module. Without this (the default), modules are compiled once for
+    /// the tier that [`PerformanceConfig`] selects. Needs the `tiering`
+    /// feature.
     #[cfg(feature = "tiering")]
     pub fn tiering(mut self, policy: wasm_sandbox_tiering::TieringPolicy) -> Self {
         self.tiering = Some(policy);
@@ -342,13 +389,12 @@ impl WasmSandboxBuilder {
     /// [`Error::Config`] for inconsistent settings (such as a memory pool
     /// smaller than one instance's memory) or a cache directory that other
     /// users can write to, [`Error::Engine`] when wasmtime cannot build the
-    /// engine.
+    /// engine or a host function cannot be defined.
     pub async fn build(self) -> Result<WasmSandbox> {
         let tier = self.config.performance.tier();
         let config = self.config;
-        let host = self.host;
-        #[cfg(feature = "tiering")]
-        let host_for_tiers = host.clone();
+        let host = self.host.map(|h| h.with_codec(self.codec));
+        let host_for_core = host.clone();
         #[cfg(feature = "cache")]
         let cache_config = config
             .performance
@@ -357,7 +403,7 @@ impl WasmSandboxBuilder {
         // Building an engine with a pool reserves address space, and opening
         // a cache scans its directory: keep both off the async threads.
         let (core, cache) = tokio::task::spawn_blocking(move || {
-            let core = wasm_sandbox_core::Sandbox::with_tier(config, tier, host)?;
+            let core = wasm_sandbox_core::Sandbox::with_tier(config, tier, host_for_core)?;
             #[cfg(feature = "cache")]
             let cache = cache_config.map(caching::open).transpose()?;
             #[cfg(not(feature = "cache"))]
@@ -379,20 +425,20 @@ impl WasmSandboxBuilder {
             (None, true) => None,
         };
         Ok(WasmSandbox {
-            core,
-            codec: self.codec,
-            default_module: RwLock::new(None),
-            cache,
-            #[cfg(feature = "callopt")]
-            optimizer,
-            #[cfg(feature = "batch")]
-            batching: self.batching.unwrap_or_default(),
-            #[cfg(feature = "batch")]
-            batcher: parking_lot::Mutex::new(None),
-            #[cfg(feature = "tiering")]
-            tiering: self.tiering,
-            #[cfg(feature = "tiering")]
-            host: host_for_tiers,
+            shared: Arc::new(Shared {
+                metrics: core.config().metrics,
+                core,
+                codec: self.codec,
+                host,
+                cache,
+                #[cfg(feature = "callopt")]
+                optimizer,
+                #[cfg(feature = "batch")]
+                batching: self.batching.unwrap_or_default(),
+                #[cfg(feature = "tiering")]
+                tiering: self.tiering,
+            }),
+            default: RwLock::new(None),
         })
     }
 }
@@ -403,20 +449,14 @@ fn join_error(e: tokio::task::JoinError) -> Error {
     }
 }
 
-/// A sandbox for untrusted WebAssembly: one engine, its limits, and the
-/// modules loaded into it.
-///
-/// The first module loaded becomes the *default module* that
-/// [`WasmSandbox::call`] and friends target; use [`Module`]'s own methods
-/// to call others.
-pub struct WasmSandbox {
+/// What every plugin of a sandbox shares.
+pub(crate) struct Shared {
     core: wasm_sandbox_core::Sandbox,
     codec: Codec,
-    default_module: RwLock<Option<Target>>,
-    #[cfg(feature = "tiering")]
-    tiering: Option<wasm_sandbox_tiering::TieringPolicy>,
-    #[cfg(feature = "tiering")]
-    host: Option<HostSetup>,
+    metrics: bool,
+    /// The host functions, for the sandboxes of each tier.
+    #[cfg_attr(not(feature = "tiering"), allow(dead_code))]
+    host: Option<HostSet>,
     #[cfg(feature = "cache")]
     cache: Option<Arc<wasm_sandbox_cache::CompilationCache>>,
     #[cfg(not(feature = "cache"))]
@@ -425,20 +465,26 @@ pub struct WasmSandbox {
     optimizer: Option<Arc<wasm_sandbox_callopt::CallOptimizer>>,
     #[cfg(feature = "batch")]
     batching: wasm_sandbox_batch::BatchConfig,
-    #[cfg(feature = "batch")]
-    batcher: parking_lot::Mutex<
-        Option<(
-            Module,
-            Arc<wasm_sandbox_batch::BatchProcessor<ModuleExecutor>>,
-        )>,
-    >,
+    #[cfg(feature = "tiering")]
+    tiering: Option<wasm_sandbox_tiering::TieringPolicy>,
+}
+
+/// A sandbox for untrusted WebAssembly: one engine, its limits, its host
+/// functions and caches, shared by the [`Plugin`]s loaded into it.
+///
+/// The first plugin loaded is the *default plugin* that the seed's
+/// [`WasmSandbox::call`] and friends target (a shim: prefer the plugin's
+/// own methods).
+pub struct WasmSandbox {
+    shared: Arc<Shared>,
+    default: RwLock<Option<Plugin>>,
 }
 
 impl std::fmt::Debug for WasmSandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WasmSandbox")
-            .field("core", &self.core)
-            .field("codec", &self.codec)
+            .field("core", &self.shared.core)
+            .field("codec", &self.shared.codec)
             .finish_non_exhaustive()
     }
 }
@@ -451,40 +497,84 @@ impl WasmSandbox {
 
     /// The sandbox core.
     pub fn core(&self) -> &wasm_sandbox_core::Sandbox {
-        &self.core
+        &self.shared.core
     }
 
-    /// The tier modules are compiled to.
+    /// The tier modules are compiled to when they do not tier.
     pub fn tier(&self) -> Tier {
-        self.core.tier()
+        self.shared.core.tier()
     }
 
-    /// A copy of the metrics recorded so far.
+    /// The codec of serde calls.
+    pub fn codec(&self) -> Codec {
+        self.shared.codec
+    }
+
+    /// A copy of the sandbox-wide metrics recorded so far (each plugin's own
+    /// are in [`Plugin::stats`]).
     pub fn metrics(&self) -> MetricsSnapshot {
-        self.core.metrics()
+        self.shared.core.metrics()
     }
 
-    /// Compiles a module (on a blocking thread, through the compilation
-    /// cache when `enable_caching` is set) and links it. The first module
-    /// loaded becomes the default module.
+    /// Loads a module with the sandbox's defaults: see
+    /// [`WasmSandbox::load_with`].
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] for an unreadable file, [`Error::InvalidModule`] and
-    /// [`Error::ImportNotAllowed`] for a module that cannot be loaded.
-    pub async fn load(&self, source: impl Into<ModuleSource>) -> Result<Module> {
-        let bytes = source.into().bytes().await?;
+    /// As [`WasmSandbox::load_with`].
+    pub async fn load(&self, source: impl Into<ModuleSource>) -> Result<Plugin> {
+        self.load_with(source, LoadOptions::default()).await
+    }
+
+    /// Loads a module: compiles it (on a blocking thread, through the
+    /// compilation cache when `enable_caching` is set; tiered when the
+    /// sandbox or `options` say so) and links it against the host
+    /// functions. The first plugin loaded becomes the default plugin.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] for an unreadable file or cache, [`Error::InvalidModule`]
+    /// for bytes that do not validate, [`Error::LimitExceeded`] for a module
+    /// over the compile limits, [`Error::ImportNotAllowed`] for an import
+    /// the sandbox does not provide.
+    pub async fn load_with(
+        &self,
+        source: impl Into<ModuleSource>,
+        options: LoadOptions,
+    ) -> Result<Plugin> {
+        let source = source.into();
+        let given_name = options.name.clone().or_else(|| source.default_name());
+        let bytes = source.bytes().await?;
+        let (code, hash) = self.compile(bytes, &options).await?;
+        let name: Arc<str> = match given_name {
+            Some(n) => n.into(),
+            None => {
+                let hex: String = hash[..6].iter().map(|b| format!("{b:02x}")).collect();
+                format!("module-{hex}").into()
+            }
+        };
+        let plugin = Plugin::new(name, hash, Arc::clone(&self.shared), code);
+        self.default.write().get_or_insert_with(|| plugin.clone());
+        Ok(plugin)
+    }
+
+    async fn compile(&self, bytes: Arc<[u8]>, options: &LoadOptions) -> Result<(Code, [u8; 32])> {
         #[cfg(feature = "tiering")]
-        if let Some(policy) = &self.tiering {
-            let tiered = self.load_tiered(bytes, policy.clone()).await?;
-            let module = tiered.module();
-            self.default_module
-                .write()
-                .get_or_insert(Target::Tiered(tiered));
-            return Ok(module);
+        {
+            let policy = match &options.tiering {
+                Some(choice) => choice.clone(),
+                None => self.shared.tiering.clone(),
+            };
+            if let Some(policy) = policy {
+                let tiered = self.load_tiered(bytes, policy).await?;
+                let hash = tiered.module().content_hash();
+                return Ok((Code::Tiered(tiered), hash));
+            }
         }
-        let core = self.core.clone();
-        let cache = self.cache.clone();
+        #[cfg(not(feature = "tiering"))]
+        let _ = options;
+        let core = self.shared.core.clone();
+        let cache = self.shared.cache.clone();
         let module = tokio::task::spawn_blocking(move || match cache {
             #[cfg(feature = "cache")]
             Some(cache) => caching::compile(&cache, &core, &bytes),
@@ -492,10 +582,8 @@ impl WasmSandbox {
         })
         .await
         .map_err(join_error)??;
-        self.default_module
-            .write()
-            .get_or_insert_with(|| Target::Fixed(module.clone()));
-        Ok(module)
+        let hash = module.content_hash();
+        Ok((Code::Fixed(module), hash))
     }
 
     #[cfg(feature = "tiering")]
@@ -504,25 +592,16 @@ impl WasmSandbox {
         bytes: Arc<[u8]>,
         policy: wasm_sandbox_tiering::TieringPolicy,
     ) -> Result<wasm_sandbox_tiering::TieredModule> {
-        let mut b = wasm_sandbox_tiering::TieredModule::builder(bytes, self.core.config().clone())
+        let shared = &self.shared;
+        let mut b = wasm_sandbox_tiering::TieredModule::builder(bytes, shared.core.config().clone())
             .policy(policy);
-        if let Some(host) = &self.host {
-            b = b.host(Arc::clone(host));
+        if let Some(host) = &shared.host {
+            b = b.host(host.clone());
         }
-        if let Some(cache) = &self.cache {
+        if let Some(cache) = &shared.cache {
             b = b.with_cache(Arc::clone(cache));
         }
         b.build_async().await
-    }
-
-    /// The default module as a tiered module, when the sandbox tiers (its
-    /// current tier, statistics, tier-up control).
-    #[cfg(feature = "tiering")]
-    pub fn tiered_module(&self) -> Option<wasm_sandbox_tiering::TieredModule> {
-        match self.default_module.read().as_ref() {
-            Some(Target::Tiered(t)) => Some(t.clone()),
-            _ => None,
-        }
     }
 
     /// The seed's name for [`WasmSandbox::load`]: compiles through the
@@ -532,180 +611,107 @@ impl WasmSandbox {
     /// # Errors
     ///
     /// As [`WasmSandbox::load`].
-    pub async fn compile_with_cache(&self, source: impl Into<ModuleSource>) -> Result<Module> {
+    pub async fn compile_with_cache(&self, source: impl Into<ModuleSource>) -> Result<Plugin> {
         self.load(source).await
     }
 
     /// The compilation cache, when `enable_caching` is set (feature `cache`).
     #[cfg(feature = "cache")]
     pub fn cache(&self) -> Option<&Arc<wasm_sandbox_cache::CompilationCache>> {
-        self.cache.as_ref()
-    }
-
-    /// Makes `module` the target of [`WasmSandbox::call`].
-    pub fn set_default_module(&self, module: &Module) {
-        *self.default_module.write() = Some(Target::Fixed(module.clone()));
-    }
-
-    fn default(&self) -> Result<Target> {
-        self.default_module.read().clone().ok_or_else(|| {
-            Error::config("no module loaded: call `load` or `compile_with_cache` first")
-        })
-    }
-
-    /// Pre-instantiates idle instances of `module` (one per core) and
-    /// faults in their memory, so first calls pay for neither.
-    ///
-    /// # Errors
-    ///
-    /// As [`Module::instantiate`].
-    pub async fn warmup(&self, module: &Module) -> Result<()> {
-        let n = std::thread::available_parallelism().map_or(1, |n| n.get());
-        module.warmup(n).await
-    }
-
-    /// Calls an export of the default module with serde values, encoded
-    /// with the sandbox's codec.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Config`] when no module is loaded; as [`Module::call_with`].
-    pub async fn call<A, R>(&self, export: &str, args: &A) -> Result<R>
-    where
-        A: Serialize + ?Sized,
-        R: DeserializeOwned,
-    {
-        let input = self.codec.encode(args)?;
-        let out = self.call_bytes_shared(export, &input).await?;
-        self.codec.decode(&out)
-    }
-
-    /// Byte call of the default module, through the memo cache when the
-    /// export is declared pure.
-    async fn call_bytes_shared(&self, export: &str, input: &[u8]) -> Result<Arc<[u8]>> {
-        let target = self.default()?;
-        #[cfg(feature = "callopt")]
-        {
-            let hash = || target.module().content_hash();
-            let execute = target.call_bytes(export, input);
-            memo::call(self.optimizer.as_deref(), hash, export, input, execute).await
-        }
-        #[cfg(not(feature = "callopt"))]
-        {
-            target.call_bytes(export, input).await.map(Arc::from)
-        }
+        self.shared.cache.as_ref()
     }
 
     /// The call optimizer, when exports were declared pure (feature
     /// `callopt`).
     #[cfg(feature = "callopt")]
     pub fn call_optimizer(&self) -> Option<&Arc<wasm_sandbox_callopt::CallOptimizer>> {
-        self.optimizer.as_ref()
+        self.shared.optimizer.as_ref()
     }
 
-    /// Queues a serde call of the default module for batched execution and
-    /// waits for its result. Calls are flushed when `batch_size` are waiting
-    /// or the oldest has waited `batch_timeout`, grouped by export and run
-    /// on worker threads, one instance each; an export `f` whose guest also
-    /// exports `f__batch` runs a whole batch in one guest call
-    /// (`docs/abi.md`). With tiering, the workers keep the tier the default
-    /// module had when the first batched call was made. An export declared
-    /// pure ([`WasmSandboxBuilder::pure_export`]) is looked up in the memo
-    /// cache first, which it shares with [`WasmSandbox::call`]: a hit is
-    /// answered without queueing, and a successful result is stored.
+    /// Makes `plugin` the target of the sandbox-level shims
+    /// ([`WasmSandbox::call`] and friends).
+    pub fn set_default(&self, plugin: &Plugin) {
+        *self.default.write() = Some(plugin.clone());
+    }
+
+    /// The default plugin: the first loaded, or the one given to
+    /// [`WasmSandbox::set_default`].
+    pub fn default_plugin(&self) -> Option<Plugin> {
+        self.default.read().clone()
+    }
+
+    fn target(&self) -> Result<Plugin> {
+        self.default_plugin().ok_or_else(|| {
+            Error::config("no module loaded: call `load` or `compile_with_cache` first")
+        })
+    }
+
+    /// Pre-instantiates idle instances of `plugin` (one per core) and
+    /// faults in their memory, so first calls pay for neither.
     ///
     /// # Errors
     ///
-    /// [`Error::QueueFull`] when the queue is full, and the call's own
-    /// errors as for [`WasmSandbox::call`]; a failing call fails alone.
+    /// As [`Module::instantiate`].
+    pub async fn warmup(&self, plugin: &Plugin) -> Result<()> {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+        plugin.warmup(n).await
+    }
+
+    /// [`Plugin::call`] on the default plugin.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when no module is loaded; as [`Plugin::call`].
+    pub async fn call<A, R>(&self, export: &str, args: &A) -> Result<R>
+    where
+        A: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        self.target()?.call(export, args).await
+    }
+
+    /// [`Plugin::call_batched`] on the default plugin.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when no module is loaded; as [`Plugin::call_batched`].
     #[cfg(feature = "batch")]
     pub async fn call_batched<A, R>(&self, export: &str, args: &A) -> Result<R>
     where
         A: Serialize + ?Sized,
         R: DeserializeOwned,
     {
-        let input = bytes::Bytes::from(self.codec.encode(args)?);
-        let (hash, processor) = self.batcher()?;
-        let execute = async {
-            processor
-                .call_batched(export, input.clone())
-                .await
-                .map_err(batching::convert)
-        };
-        #[cfg(feature = "callopt")]
-        let out = memo::call(self.optimizer.as_deref(), || hash, export, &input, execute).await?;
-        #[cfg(not(feature = "callopt"))]
-        let out = {
-            let _ = hash;
-            execute.await?
-        };
-        self.codec.decode(&out)
+        self.target()?.call_batched(export, args).await
     }
 
-    /// The counters of the batch processor behind
-    /// [`WasmSandbox::call_batched`]; `None` before the first batched call.
-    #[cfg(feature = "batch")]
-    pub fn batch_stats(&self) -> Option<wasm_sandbox_batch::BatchStats> {
-        self.batcher.lock().as_ref().map(|(_, p)| p.stats())
-    }
-
-    /// The batch processor of the default module, made on first use, with
-    /// the content hash of the module it runs.
-    #[cfg(feature = "batch")]
-    fn batcher(
-        &self,
-    ) -> Result<(
-        [u8; 32],
-        Arc<wasm_sandbox_batch::BatchProcessor<ModuleExecutor>>,
-    )> {
-        let module = self.default()?.module();
-        let hash = module.content_hash();
-        let mut slot = self.batcher.lock();
-        if let Some((m, p)) = slot.as_ref()
-            && m.content_hash() == hash
-        {
-            return Ok((hash, Arc::clone(p)));
-        }
-        let executor = ModuleExecutor::new(module.clone());
-        let processor = Arc::new(
-            wasm_sandbox_batch::BatchProcessor::new(executor, self.batching.clone())
-                .map_err(batching::convert)?,
-        );
-        *slot = Some((module, Arc::clone(&processor)));
-        Ok((hash, processor))
-    }
-
-    /// Calls a scalar export of the default module.
+    /// [`Plugin::call_typed`] on the default plugin.
     ///
     /// # Errors
     ///
-    /// As [`Module::call_typed`].
+    /// [`Error::Config`] when no module is loaded; as [`Plugin::call_typed`].
     pub async fn call_typed<P, R>(&self, export: &str, params: P) -> Result<R>
     where
         P: wasmtime::WasmParams + Send + Sync + 'static,
         R: wasmtime::WasmResults + Send + Sync + 'static,
     {
-        self.default()?.call_typed(export, params).await
+        self.target()?.call_typed(export, params).await
     }
 
-    /// Calls an export of the default module with raw bytes.
+    /// [`Plugin::call_bytes`] on the default plugin.
     ///
     /// # Errors
     ///
-    /// As [`Module::call_bytes`].
+    /// [`Error::Config`] when no module is loaded; as [`Plugin::call_bytes`].
     pub async fn call_bytes(&self, export: &str, input: &[u8]) -> Result<Vec<u8>> {
-        self.call_bytes_shared(export, input)
-            .await
-            .map(|b| b.to_vec())
+        self.target()?.call_bytes(export, input).await
     }
 
-    /// Runs the default module as a WASI command with `wasi`'s arguments,
-    /// environment, directories and stdio.
+    /// [`Plugin::run`] on the default plugin.
     ///
     /// # Errors
     ///
-    /// As [`Module::run_command`].
+    /// [`Error::Config`] when no module is loaded; as [`Plugin::run`].
     pub async fn run(&self, wasi: &WasiConfig) -> Result<RunOutput> {
-        self.default()?.module().run_command(wasi).await
+        self.target()?.run(wasi).await
     }
 }

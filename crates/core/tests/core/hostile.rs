@@ -150,7 +150,7 @@ mod wasi_sleeps {
             ..SandboxConfig::default()
         };
         let tier = config.performance.tier();
-        let s = Sandbox::with_tier(config, tier, Some(host)).unwrap();
+        let s = Sandbox::with_tier(config, tier, Some(host.into())).unwrap();
         let m = s
             .compile(
                 br#"(module (import "env" "hang" (func $hang))

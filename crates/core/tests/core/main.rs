@@ -113,7 +113,7 @@ mod calls {
         assert!(empty.is_empty());
         rt().block_on(async {
             let got: Vec<i32> = m
-                .call_with(Codec::Json, "process_batch", &input)
+                .call(Codec::Json, "process_batch", &input)
                 .await
                 .unwrap();
             assert_eq!(got, want);
@@ -143,7 +143,7 @@ mod calls {
             }
             rt().block_on(async {
                 let got: Vec<i32> = m
-                    .call_with(Codec::Json, "process_batch", &input)
+                    .call(Codec::Json, "process_batch", &input)
                     .await
                     .unwrap();
                 assert_eq!(got, want);
@@ -192,7 +192,7 @@ mod calls {
                     for k in 0..20i32 {
                         let input = vec![t, k, t * k];
                         let got: Vec<i32> = m
-                            .call_with(Codec::Json, "process_batch", &input)
+                            .call(Codec::Json, "process_batch", &input)
                             .await
                             .unwrap();
                         assert_eq!(got, vec![2 * t, 2 * k, 2 * t * k]);
@@ -385,7 +385,7 @@ mod errors {
         let s = Sandbox::with_tier(
             SandboxConfig::default(),
             wasm_sandbox_core::Tier::HighlyOptimized,
-            Some(host),
+            Some(host.into()),
         )
         .unwrap();
         let m = s
@@ -730,7 +730,7 @@ mod wasi {
         let m = wasi_sandbox().compile(guests::HELLO_WASM).unwrap();
         rt().block_on(async {
             let out = m
-                .run_command(
+                .run(
                     &WasiConfig::capture()
                         .args(["hello", "a b", "c"])
                         .env("GREETING", "hi"),
@@ -745,7 +745,7 @@ mod wasi {
             );
             assert_eq!(out.stderr, b"this goes to stderr\n");
             let out = m
-                .run_command(&WasiConfig::capture().args(["hello", "--exit", "7"]))
+                .run(&WasiConfig::capture().args(["hello", "--exit", "7"]))
                 .await
                 .unwrap();
             assert_eq!(out.exit_code, 7);
@@ -760,7 +760,7 @@ mod wasi {
         rt().block_on(async {
             // No env, no directories, no stdio unless configured.
             let out = m
-                .run_command(&WasiConfig::capture().args(["hello", "--ls", "/data/input.txt"]))
+                .run(&WasiConfig::capture().args(["hello", "--ls", "/data/input.txt"]))
                 .await
                 .unwrap();
             assert_eq!(out.exit_code, 3);
@@ -768,12 +768,12 @@ mod wasi {
             assert!(!String::from_utf8_lossy(&out.stdout).contains("GREETING"));
             let mut cfg = WasiConfig::capture().args(["hello", "--ls", "/data/input.txt"]);
             cfg = cfg.preopen(dir.path(), "/data");
-            let out = m.run_command(&cfg).await.unwrap();
+            let out = m.run(&cfg).await.unwrap();
             assert_eq!(out.exit_code, 0);
             assert!(String::from_utf8_lossy(&out.stdout).ends_with("secret\n"));
             // Null output: nothing captured.
             let out = m
-                .run_command(&WasiConfig {
+                .run(&WasiConfig {
                     stdout: Output::Null,
                     ..WasiConfig::default().args(["hello"])
                 })
