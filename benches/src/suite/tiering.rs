@@ -142,7 +142,11 @@ fn steady_state(ctx: &Ctx) -> RowResult {
         },
         || {
             let r = rt
-                .block_on(tiered.module().call_typed::<i32, i64>("workload", black_box(n)))
+                .block_on(
+                    tiered
+                        .module()
+                        .call_typed::<i32, i64>("workload", black_box(n)),
+                )
                 .expect("workload");
             assert_eq!(r, want);
         },

@@ -154,6 +154,17 @@ pub enum Error {
         message: Box<str>,
     },
 
+    /// A host function failed with the embedder's own error, made with
+    /// [`Error::host`]; [`Error::host_error`] gets it back by type. (A host
+    /// function that returns one of this enum's variants gets that variant
+    /// back instead, unchanged.)
+    #[error("host function failed: {source}")]
+    Host {
+        /// The embedder's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// The configuration is inconsistent.
     #[error("invalid configuration: {reason}")]
     Config {
@@ -350,7 +361,25 @@ impl Error {
             | Error::QueueFull { .. } => ErrorClass::Limit,
             Error::Codec { .. } => ErrorClass::Usage,
             Error::Exit { .. } => ErrorClass::Exit,
-            Error::Io { .. } | Error::Engine { .. } => ErrorClass::Host,
+            Error::Io { .. } | Error::Engine { .. } | Error::Host { .. } => ErrorClass::Host,
+        }
+    }
+
+    /// Wraps an embedder's error for a host function to return: the call
+    /// fails with [`Error::Host`], from which [`Error::host_error`] gets
+    /// `error` back.
+    pub fn host(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Error::Host {
+            source: error.into(),
+        }
+    }
+
+    /// The embedder's error of type `E` that a host function failed with
+    /// ([`Error::host`]), if this is one.
+    pub fn host_error<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        match self {
+            Error::Host { source } => source.downcast_ref::<E>(),
+            _ => None,
         }
     }
 
@@ -467,6 +496,10 @@ pub(crate) fn from_call_error(err: wasmtime::Error, ctx: &CallContext) -> Error 
         };
     }
     // A host function's own error reaches the caller unchanged.
+    let err = match err.downcast::<HostFailure>() {
+        Ok(HostFailure(e)) => return e,
+        Err(err) => err,
+    };
     let err = match err.downcast::<Error>() {
         Ok(e) => return e,
         Err(err) => err,
@@ -543,6 +576,26 @@ fn describe_backtrace(bt: &wasmtime::WasmBacktrace) -> String {
     } else {
         format!("in {}", frames.join(" <- "))
     }
+}
+
+/// An error a host function of [`HostFunctions`](crate::HostFunctions)
+/// returned, on its way through wasmtime to the caller.
+#[derive(Debug)]
+pub(crate) struct HostFailure(pub(crate) Error);
+
+impl std::fmt::Display for HostFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for HostFailure {}
+
+/// True when `err` is an error a host function returned (through
+/// [`HostFunctions`](crate::HostFunctions) or as an [`Error`] from a raw
+/// linker function): the guest was unwound in the middle of its work.
+pub(crate) fn raised_by_host(err: &wasmtime::Error) -> bool {
+    err.is::<HostFailure>() || err.is::<Error>()
 }
 
 /// Converts an error from compiling or linking a module.

@@ -36,7 +36,7 @@ use serde::de::DeserializeOwned;
 use wasmtime::{Caller, Linker, Memory, WasmRet, WasmTy, WasmTyList};
 
 use crate::abi::{self, Codec, MEMORY_EXPORT};
-use crate::error::{Error, Result};
+use crate::error::{Error, HostFailure, Result};
 use crate::store::StoreData;
 
 /// A function that adds host functions to a linker directly: the escape
@@ -177,13 +177,16 @@ impl<S: Send + 'static> HostFunctions<S> {
                 move |caller: Caller<'_, StoreData>, params: P| {
                     let fut = f(HostContext::new(caller, codec), params);
                     Box::new(async move {
-                        Box::into_pin(fut).await.map_err(wasmtime::Error::new)
+                        Box::into_pin(fut)
+                            .await
+                            .map_err(|e| wasmtime::Error::new(HostFailure(e)))
                     })
                 },
             )?;
             Ok(())
         }));
-        self.async_names.insert((module.to_owned(), name.to_owned()));
+        self.async_names
+            .insert((module.to_owned(), name.to_owned()));
         self
     }
 
@@ -199,7 +202,6 @@ impl<S: Send + 'static> HostFunctions<S> {
         self.defs.push(Arc::new(move |linker, _| setup(linker)));
         self
     }
-
 }
 
 impl<S: Send + 'static> From<HostFunctions<S>> for HostSet {
@@ -258,7 +260,10 @@ impl HostSet {
 
     /// Whether `module.name` was defined with [`HostFunctions::func_async`].
     pub(crate) fn is_async(&self, module: &str, name: &str) -> bool {
-        !self.async_names.is_empty() && self.async_names.contains(&(module.to_owned(), name.to_owned()))
+        !self.async_names.is_empty()
+            && self
+                .async_names
+                .contains(&(module.to_owned(), name.to_owned()))
     }
 
     pub(crate) fn define(&self, linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
@@ -503,7 +508,8 @@ macro_rules! host_params {
                     module,
                     name,
                     move |caller: Caller<'_, StoreData>, $($arg: $arg),*| -> wasmtime::Result<R> {
-                        f(HostContext::new(caller, codec), ($($arg,)*)).map_err(wasmtime::Error::new)
+                        f(HostContext::new(caller, codec), ($($arg,)*))
+                            .map_err(|e| wasmtime::Error::new(HostFailure(e)))
                     },
                 )?;
                 Ok(())

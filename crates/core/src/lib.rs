@@ -55,12 +55,12 @@ pub use config::{
 };
 pub use engine::{EPOCH_TICK, build_engine, pool_slots, wasmtime_config};
 pub use error::{Error, ErrorClass, Resource, Result, TrapCode};
+pub use host::{GuestMemory, HostContext, HostFunctions, HostParams, HostSet, HostSetup};
 pub use metrics::{LatencySummary, Metrics, MetricsSnapshot};
 pub use prescan::{ModuleShape, check_module};
-pub use host::{GuestMemory, HostContext, HostFunctions, HostParams, HostSet, HostSetup};
 pub use sandbox::{
-    CallObserver, Instance, Module, RunOutput, Sandbox, Signature, TypedFunction, Value,
-    ValueType, WithState, timeout_resolution,
+    CallObserver, Instance, Module, RunOutput, Sandbox, Signature, TypedFunction, Value, ValueType,
+    WithState, timeout_resolution,
 };
 pub use store::{CapturedOutput, StoreData};
 

@@ -84,7 +84,10 @@ impl Sandbox {
     /// # Errors
     ///
     /// As [`Sandbox::with_tier`].
-    pub fn with_host<S: Send + 'static>(config: SandboxConfig, host: HostFunctions<S>) -> Result<Self> {
+    pub fn with_host<S: Send + 'static>(
+        config: SandboxConfig,
+        host: HostFunctions<S>,
+    ) -> Result<Self> {
         let tier = config.performance.tier();
         Self::with_tier(config, tier, Some(host.into()))
     }
@@ -236,9 +239,9 @@ impl Sandbox {
         // WASI's host calls are async, and so are the embedder's `func_async`
         // functions: synchronous calls of such a module run as async calls on
         // the sandbox's runtime.
-        let runs_async = module.imports().any(|i| {
-            i.module() == WASI_MODULE || inner.host.is_async(i.module(), i.name())
-        });
+        let runs_async = module
+            .imports()
+            .any(|i| i.module() == WASI_MODULE || inner.host.is_async(i.module(), i.name()));
         let host_calls = module
             .imports()
             .any(|i| matches!(i.ty(), wasmtime::ExternType::Func(_)));
@@ -1042,7 +1045,9 @@ pub struct WithState<'m> {
 
 impl std::fmt::Debug for WithState<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WithState").field("module", self.module).finish_non_exhaustive()
+        f.debug_struct("WithState")
+            .field("module", self.module)
+            .finish_non_exhaustive()
     }
 }
 
@@ -1713,7 +1718,11 @@ impl Instance {
         } else {
             f(store)
         };
-        r.map_err(|e| convert(e, &self.module.inner.sandbox.config))
+        r.map_err(|e| {
+            // A host function's error unwound the guest half-way.
+            self.poisoned |= error::raised_by_host(&e);
+            convert(e, &self.module.inner.sandbox.config)
+        })
     }
 
     /// One async wasm call as a step of a call under `budget`: the store is
@@ -1742,7 +1751,11 @@ impl Instance {
         *in_call = true;
         let call = AssertUnwindSafe(f(store)).catch_unwind();
         let r = match deadline::bounded(budget.deadline, call).await {
-            Some(Ok(r)) => r.map_err(|e| convert(e, cfg)),
+            Some(Ok(r)) => r.map_err(|e| {
+                // A host function's error unwound the guest half-way.
+                *poisoned |= error::raised_by_host(&e);
+                convert(e, cfg)
+            }),
             Some(Err(payload)) => Err(panic_error(payload)),
             None => Err(Error::Timeout {
                 limit: cfg.limits.timeout.unwrap_or_default(),

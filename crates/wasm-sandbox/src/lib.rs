@@ -84,10 +84,10 @@ use serde::de::DeserializeOwned;
 
 #[doc(inline)]
 pub use wasm_sandbox_core::{
-    CallObserver, Codec, CompileLimits, Error, ErrorClass, GuestMemory, HostContext,
-    HostFunctions, HostParams, HostSet, HostSetup, Instance, LatencySummary, MetricsSnapshot,
-    Module, OptimizationLevel, Output, PerformanceConfig, Preopen, Resource, ResourceLimits,
-    Result, RunOutput, SandboxConfig, Signature, StoreData, Tier, TrapCode, TypedFunction, Value,
+    CallObserver, Codec, CompileLimits, Error, ErrorClass, GuestMemory, HostContext, HostFunctions,
+    HostParams, HostSet, HostSetup, Instance, LatencySummary, MetricsSnapshot, Module,
+    OptimizationLevel, Output, PerformanceConfig, Preopen, Resource, ResourceLimits, Result,
+    RunOutput, SandboxConfig, Signature, StoreData, Tier, TrapCode, TypedFunction, Value,
     ValueType, WasiConfig, abi, wasmtime,
 };
 
@@ -124,8 +124,8 @@ pub use batching::ModuleExecutor;
 pub use wasm_sandbox_tiering as tiering;
 
 mod plugin;
-pub use plugin::{LoadOptions, Plugin, PluginStats, WithState};
 use plugin::Code;
+pub use plugin::{LoadOptions, Plugin, PluginStats, WithState};
 
 /// Where a module comes from.
 #[derive(Debug, Clone)]
@@ -593,8 +593,9 @@ impl WasmSandbox {
         policy: wasm_sandbox_tiering::TieringPolicy,
     ) -> Result<wasm_sandbox_tiering::TieredModule> {
         let shared = &self.shared;
-        let mut b = wasm_sandbox_tiering::TieredModule::builder(bytes, shared.core.config().clone())
-            .policy(policy);
+        let mut b =
+            wasm_sandbox_tiering::TieredModule::builder(bytes, shared.core.config().clone())
+                .policy(policy);
         if let Some(host) = &shared.host {
             b = b.host(host.clone());
         }

@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasm_sandbox_core::{
-    Codec, Error, Instance, Module, Result, RunOutput, Signature, Tier, Value, WasiConfig,
-    wasmtime,
+    Codec, Error, Instance, Module, Result, RunOutput, Signature, Tier, Value, WasiConfig, wasmtime,
 };
 
 use crate::Shared;
@@ -383,11 +382,8 @@ impl Plugin {
         }
         let executor = crate::ModuleExecutor::new(module);
         let processor = Arc::new(
-            wasm_sandbox_batch::BatchProcessor::new(
-                executor,
-                self.inner.shared.batching.clone(),
-            )
-            .map_err(crate::batching::convert)?,
+            wasm_sandbox_batch::BatchProcessor::new(executor, self.inner.shared.batching.clone())
+                .map_err(crate::batching::convert)?,
         );
         *slot = Some(Batcher {
             tier,
@@ -522,12 +518,8 @@ impl<S: std::any::Any + Send> WithState<'_, S> {
             return codec.decode(&out);
         }
         let module = p.current();
-        p.observe(
-            module
-                .with_state_opt(self.state)
-                .call(codec, export, args),
-        )
-        .await
+        p.observe(module.with_state_opt(self.state).call(codec, export, args))
+            .await
     }
 
     /// [`Plugin::call_bytes`] with the state.

@@ -112,10 +112,7 @@ mod calls {
             .unwrap();
         assert!(empty.is_empty());
         rt().block_on(async {
-            let got: Vec<i32> = m
-                .call(Codec::Json, "process_batch", &input)
-                .await
-                .unwrap();
+            let got: Vec<i32> = m.call(Codec::Json, "process_batch", &input).await.unwrap();
             assert_eq!(got, want);
         });
     }
@@ -142,10 +139,7 @@ mod calls {
                 assert_eq!(got, want);
             }
             rt().block_on(async {
-                let got: Vec<i32> = m
-                    .call(Codec::Json, "process_batch", &input)
-                    .await
-                    .unwrap();
+                let got: Vec<i32> = m.call(Codec::Json, "process_batch", &input).await.unwrap();
                 assert_eq!(got, want);
                 let got: Vec<i32> = i
                     .call_async(Codec::Json, "process_batch", &input)
@@ -191,10 +185,8 @@ mod calls {
                 tasks.push(tokio::spawn(async move {
                     for k in 0..20i32 {
                         let input = vec![t, k, t * k];
-                        let got: Vec<i32> = m
-                            .call(Codec::Json, "process_batch", &input)
-                            .await
-                            .unwrap();
+                        let got: Vec<i32> =
+                            m.call(Codec::Json, "process_batch", &input).await.unwrap();
                         assert_eq!(got, vec![2 * t, 2 * k, 2 * t * k]);
                     }
                 }));

@@ -46,7 +46,11 @@ async fn timeout_holds_on_async_calls_on_every_tier() {
     cfg.limits.timeout = Some(Duration::from_millis(50));
     for tier in tiers_for(&cfg) {
         let m = fixed(LOOP_WAT, tier, cfg.clone());
-        let err = m.module().call_typed::<(), ()>("run", ()).await.unwrap_err();
+        let err = m
+            .module()
+            .call_typed::<(), ()>("run", ())
+            .await
+            .unwrap_err();
         assert!(matches!(err, Error::Timeout { .. }), "{tier}: {err}");
     }
 }

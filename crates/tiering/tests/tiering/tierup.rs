@@ -50,7 +50,8 @@ async fn the_call_that_crosses_the_threshold_does_not_wait_for_the_compile() {
     assert_eq!(m.current_tier(), Tier::Baseline);
     for i in 0..19 {
         assert_eq!(
-            m.module().call_typed::<(i32, i32), i32>("add", (i, i))
+            m.module()
+                .call_typed::<(i32, i32), i32>("add", (i, i))
                 .await
                 .unwrap(),
             2 * i
@@ -59,7 +60,8 @@ async fn the_call_that_crosses_the_threshold_does_not_wait_for_the_compile() {
     assert!(!m.tier_up_pending(), "19 calls are below the threshold");
     // The 20th call queues the tier-up and returns while it is held back.
     assert_eq!(
-        m.module().call_typed::<(i32, i32), i32>("add", (1, 1))
+        m.module()
+            .call_typed::<(i32, i32), i32>("add", (1, 1))
             .await
             .unwrap(),
         2
@@ -75,7 +77,13 @@ async fn the_call_that_crosses_the_threshold_does_not_wait_for_the_compile() {
     assert!(!m.request_tier_up(), "only one tier-up in flight");
     // Calls keep running on the old tier meanwhile.
     for _ in 0..50 {
-        assert_eq!(m.module().call_typed::<i32, i64>("fib_iter", 10).await.unwrap(), 55);
+        assert_eq!(
+            m.module()
+                .call_typed::<i32, i64>("fib_iter", 10)
+                .await
+                .unwrap(),
+            55
+        );
     }
     assert_eq!(m.current_tier(), Tier::Baseline);
     gate.go.send(()).unwrap();
@@ -97,7 +105,8 @@ async fn the_call_that_crosses_the_threshold_does_not_wait_for_the_compile() {
     let add = stats.exports.iter().find(|e| e.name == "add").unwrap();
     assert_eq!((add.calls, add.calls_on_current_tier), (20, 0));
     // New calls run on the new tier.
-    m.module().call_typed::<(i32, i32), i32>("add", (1, 2))
+    m.module()
+        .call_typed::<(i32, i32), i32>("add", (1, 2))
         .await
         .unwrap();
     assert_eq!(m.stats().calls_on(Tier::Optimized), 1);
@@ -201,7 +210,8 @@ fn calls_on_many_threads_across_every_swap_all_succeed() {
                 let mut seen = Vec::new();
                 for i in 0..400i32 {
                     let r = m
-                        .module().call_typed::<(i32, i32), i32>("add", (t, i))
+                        .module()
+                        .call_typed::<(i32, i32), i32>("add", (t, i))
                         .await
                         .unwrap();
                     assert_eq!(r, t + i);
