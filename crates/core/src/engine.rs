@@ -1,5 +1,6 @@
 //! Engine construction and the shared epoch ticker.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -155,6 +156,17 @@ pub fn build_engine(tier: Tier, cfg: &SandboxConfig) -> Result<wasmtime::Engine>
     Ok(engine)
 }
 
+/// Ticks of the epoch ticker so far: every engine's epoch advances with it,
+/// so a deadline of `n` ticks from now is `ticks() + n` here too. Host
+/// functions compare it with the call's deadline when they return.
+static TICKS: AtomicU64 = AtomicU64::new(0);
+
+/// The ticker's count of ticks so far.
+#[inline]
+pub(crate) fn ticks() -> u64 {
+    TICKS.load(Ordering::Relaxed)
+}
+
 /// The one background thread that advances the epoch of every live engine.
 struct Ticker {
     engines: Arc<Mutex<Vec<wasmtime::EngineWeak>>>,
@@ -176,6 +188,7 @@ impl Ticker {
                     // never early: an honest call is never cut short.
                     loop {
                         std::thread::sleep(EPOCH_TICK);
+                        TICKS.fetch_add(1, Ordering::Relaxed);
                         let mut list = shared.lock();
                         list.retain(|weak| match weak.upgrade() {
                             Some(engine) => {

@@ -10,11 +10,11 @@
 //! # fn main() -> Result<(), Error> {
 //! let host = HostFunctions::<Tenant>::new()
 //!     // (ptr, len) -> sum of the bytes, read from guest memory.
-//!     .func("env", "checksum", |mut cx, (ptr, len): (u32, u32)| {
+//!     .func("env", "checksum", |cx, (ptr, len): (u32, u32)| {
 //!         let sum = cx.memory()?.read(ptr, len)?.iter().map(|&b| u32::from(b)).sum::<u32>();
 //!         Ok(sum)
 //!     })
-//!     .func("env", "tenant", |mut cx, (): ()| Ok(cx.state()?.id));
+//!     .func("env", "tenant", |cx, (): ()| Ok(cx.state()?.id));
 //! let sandbox = Sandbox::with_host(SandboxConfig::default(), host)?;
 //! let module = sandbox.compile(br#"(module
 //!     (import "env" "tenant" (func $tenant (result i32)))
@@ -36,7 +36,7 @@ use serde::de::DeserializeOwned;
 use wasmtime::{Caller, Linker, Memory, WasmRet, WasmTy, WasmTyList};
 
 use crate::abi::{self, Codec, MEMORY_EXPORT};
-use crate::error::{Error, HostFailure, Result};
+use crate::error::{DeadlineExceeded, Error, HostFailure, Result};
 use crate::store::StoreData;
 
 /// A function that adds host functions to a linker directly: the escape
@@ -138,13 +138,15 @@ impl<S: Send + 'static> HostFunctions<S> {
 
     /// Defines `module.name` as a synchronous host function.
     ///
-    /// `f` gets a [`HostContext`] and the guest's arguments as a tuple
-    /// (`()` for none, `(i32,)` for one).
+    /// `f` gets the [`HostContext`] and the guest's arguments as a tuple
+    /// (`()` for none, `(i32,)` for one). A synchronous function cannot be
+    /// interrupted: if it returns after the call's deadline, the call ends
+    /// there with [`Error::Timeout`].
     pub fn func<P, R, F>(mut self, module: &str, name: &str, f: F) -> Self
     where
         P: HostParams,
         R: WasmRet + Send + 'static,
-        F: Fn(HostContext<'_, S>, P) -> Result<R> + Send + Sync + 'static,
+        F: Fn(&mut HostContext<'_, S>, P) -> Result<R> + Send + Sync + 'static,
     {
         let (module, name) = (module.to_owned(), name.to_owned());
         let f = Arc::new(f);
@@ -485,7 +487,7 @@ pub trait HostParams: Send + Sized + 'static {
     where
         S: Send + 'static,
         R: WasmRet + Send + 'static,
-        F: Fn(HostContext<'_, S>, Self) -> Result<R> + Send + Sync + 'static;
+        F: Fn(&mut HostContext<'_, S>, Self) -> Result<R> + Send + Sync + 'static;
 }
 
 macro_rules! host_params {
@@ -502,14 +504,21 @@ macro_rules! host_params {
             where
                 S: Send + 'static,
                 R: WasmRet + Send + 'static,
-                F: Fn(HostContext<'_, S>, Self) -> Result<R> + Send + Sync + 'static,
+                F: Fn(&mut HostContext<'_, S>, Self) -> Result<R> + Send + Sync + 'static,
             {
                 linker.func_wrap(
                     module,
                     name,
                     move |caller: Caller<'_, StoreData>, $($arg: $arg),*| -> wasmtime::Result<R> {
-                        f(HostContext::new(caller, codec), ($($arg,)*))
-                            .map_err(|e| wasmtime::Error::new(HostFailure(e)))
+                        let mut cx = HostContext::new(caller, codec);
+                        let r = f(&mut cx, ($($arg,)*))
+                            .map_err(|e| wasmtime::Error::new(HostFailure(e)))?;
+                        // Nothing interrupts a synchronous host function: if it
+                        // ran past the call's deadline, the call ends here.
+                        if cx.caller.data().past_deadline() {
+                            return Err(wasmtime::Error::new(DeadlineExceeded));
+                        }
+                        Ok(r)
                     },
                 )?;
                 Ok(())

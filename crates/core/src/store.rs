@@ -34,6 +34,23 @@ pub struct StoreData {
     pub(crate) state: Option<crate::host::State>,
     /// The guest's `memory` export, once a host function has looked it up.
     pub(crate) host_memory: Option<wasmtime::Memory>,
+    /// A synchronous call's deadline in ticker ticks ([`crate::engine::ticks`]),
+    /// for host functions to check when they return.
+    sync_deadline: Option<u64>,
+}
+
+impl StoreData {
+    /// True once the call under way is past its deadline: checked by host
+    /// functions when they return, so that time spent in a synchronous host
+    /// function (which nothing can interrupt) still ends the call.
+    pub(crate) fn past_deadline(&self) -> bool {
+        if self.yield_on_tick {
+            self.deadline.is_some_and(|d| Instant::now() >= d)
+        } else {
+            self.sync_deadline
+                .is_some_and(|t| crate::engine::ticks() >= t)
+        }
+    }
 }
 
 impl std::fmt::Debug for StoreData {
@@ -125,6 +142,7 @@ pub(crate) fn new_store(
         stderr,
         state: None,
         host_memory: None,
+        sync_deadline: None,
     };
     let mut store = Store::new(engine, data);
     store.limiter(|d| &mut d.limiter);
@@ -173,6 +191,7 @@ pub(crate) fn arm_sync(store: &mut Store<StoreData>, fuel: Option<u64>) {
     let d = store.data_mut();
     // `deadline` is read only when `yield_on_tick` is set: no need to clear it.
     d.yield_on_tick = false;
+    d.sync_deadline = d.timeout_ticks.map(|t| crate::engine::ticks() + t);
     let ticks = d.timeout_ticks.unwrap_or(FAR);
     store.set_epoch_deadline(ticks);
     set_fuel(store, fuel);

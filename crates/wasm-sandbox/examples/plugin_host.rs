@@ -55,7 +55,7 @@ fn host_functions() -> HostFunctions<Tenant> {
         .func(
             "env",
             "kv_get",
-            |mut cx, (key, key_len, out, cap): (u32, u32, u32, u32)| {
+            |cx, (key, key_len, out, cap): (u32, u32, u32, u32)| {
                 let (mut memory, tenant) = cx.memory_and_state()?;
                 let key = memory.read(key, key_len)?.to_vec();
                 let value = tenant.store.lock().get(&(tenant.id, key)).cloned();
@@ -69,7 +69,7 @@ fn host_functions() -> HostFunctions<Tenant> {
         .func(
             "env",
             "kv_put",
-            |mut cx, (key, key_len, value, value_len): (u32, u32, u32, u32)| {
+            |cx, (key, key_len, value, value_len): (u32, u32, u32, u32)| {
                 let (memory, tenant) = cx.memory_and_state()?;
                 let key = memory.read(key, key_len)?.to_vec();
                 let value = memory.read(value, value_len)?.to_vec();
@@ -105,7 +105,7 @@ fn host_functions() -> HostFunctions<Tenant> {
             },
         )
         // checksum(ptr, len): the host reads a block of guest memory.
-        .func("env", "checksum", |mut cx, (ptr, len): (u32, u32)| {
+        .func("env", "checksum", |cx, (ptr, len): (u32, u32)| {
             let memory = cx.memory()?;
             Ok(memory
                 .read(ptr, len)?

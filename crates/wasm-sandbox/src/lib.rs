@@ -14,7 +14,7 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Error> {
 //! let host = HostFunctions::<Tenant>::new()
-//!     .func("env", "tenant_len", |mut cx, (): ()| Ok(cx.state()?.0.len() as i32));
+//!     .func("env", "tenant_len", |cx, (): ()| Ok(cx.state()?.0.len() as i32));
 //! let sandbox = WasmSandbox::builder()
 //!     .timeout(std::time::Duration::from_secs(1))
 //!     .host_functions(host)

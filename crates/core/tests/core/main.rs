@@ -29,6 +29,7 @@ fn rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+mod host;
 mod hostile;
 mod isolation;
 mod prescan;
