@@ -6,6 +6,8 @@ use std::time::Duration;
 use wasm_sandbox::{Codec, Error, PerformanceConfig, Tier, WasiConfig, WasmSandbox};
 use wasm_sandbox_guests as guests;
 
+mod plugins;
+
 #[tokio::test]
 async fn calls_target_the_first_module_loaded() {
     let sandbox = WasmSandbox::builder().build().await.unwrap();
