@@ -226,15 +226,15 @@ async fn run(cli: Cli) -> Result<u8, Error> {
             let Some(cfg) = cache.config() else {
                 return Err(Error::config("`cache` needs a cache: drop --no-cache"));
             };
-            let c = cache::CompilationCache::open(cfg).map_err(Error::config)?;
+            let c = cache::CompilationCache::open(cfg).map_err(Error::from)?;
             match action {
                 CacheAction::Stats { .. } => print_json(&serde_json::json!({
                     "directory": c.directory(),
                     "stats": c.stats(),
                 }))?,
-                CacheAction::Verify { .. } => print_json(&c.verify().map_err(Error::config)?)?,
+                CacheAction::Verify { .. } => print_json(&c.verify().map_err(Error::from)?)?,
                 CacheAction::Clear { .. } => {
-                    c.clear().map_err(Error::config)?;
+                    c.clear().map_err(Error::from)?;
                     print_json(&serde_json::json!({ "cleared": c.directory() }))?;
                 }
             }

@@ -191,8 +191,10 @@ pub(crate) async fn bounded<F: Future>(deadline: Option<Instant>, fut: F) -> Opt
 pub(crate) fn block_on<T>(fut: impl Future<Output = Result<T>>) -> Result<T> {
     if tokio::runtime::Handle::try_current().is_ok() {
         return Err(Error::config(
-            "synchronous calls into a WASI guest cannot run on an async runtime thread; \
-             use the async call methods",
+            "this module imports WASI or an async host function, so its synchronous calls \
+             run on the sandbox's own runtime, which cannot be entered from a thread of an \
+             async runtime (a tokio worker or a spawn_blocking thread); use the async call \
+             methods",
         ));
     }
     static RUNTIME: OnceLock<std::result::Result<tokio::runtime::Runtime, String>> =

@@ -194,9 +194,12 @@ impl<S: Send + 'static> HostFunctions<S> {
 
     /// Adds definitions straight to the linker (raw wasmtime `func_wrap`,
     /// `func_new`, or anything else a `Linker` takes). Functions defined here
-    /// with wasmtime's async API are not known to be async, so synchronous
-    /// calls of a module that imports them fail when they are reached
-    /// ([`Error::Config`]): prefer [`HostFunctions::func_async`].
+    /// with wasmtime's async API are not known to be async, so a module that
+    /// imports one cannot be used synchronously at all (its synchronous
+    /// instantiation and calls fail with [`Error::Config`]): prefer
+    /// [`HostFunctions::func_async`]. Raw synchronous functions are not
+    /// checked against the deadline when they return (the guest's next
+    /// epoch check is).
     pub fn linker(
         mut self,
         setup: impl Fn(&mut Linker<StoreData>) -> wasmtime::Result<()> + Send + Sync + 'static,

@@ -38,6 +38,8 @@
 
 pub mod abi;
 mod bounded;
+#[cfg(feature = "cache")]
+mod caching;
 mod config;
 mod deadline;
 mod engine;

@@ -12,7 +12,7 @@ use wasm_sandbox_core::{
 };
 
 #[cfg(feature = "cache")]
-use wasm_sandbox_cache::{CacheError, CompilationCache, CompileSettings};
+use wasm_sandbox_cache::CompilationCache;
 
 use crate::policy::{Threshold, TieringPolicy, next_tier};
 use crate::pool::CompilePool;
@@ -485,9 +485,9 @@ impl Compiler {
             tier >= first
                 && tier <= top
                 && supports(tier, &self.config).is_ok()
-                && self.sandbox(tier).is_ok_and(|sb| {
-                    cache.contains_digest(sb.engine(), &digest, &CompileSettings::new(tier.name()))
-                })
+                && self
+                    .sandbox(tier)
+                    .is_ok_and(|sb| sb.is_cached(cache, &digest))
         })
     }
 
@@ -518,19 +518,15 @@ impl Compiler {
         Ok(module)
     }
 
-    /// `self.wasm` passed the compile limits in `TieredModule::from_builder`.
     #[cfg(feature = "cache")]
-    fn compile_on(&self, sandbox: &Sandbox, tier: Tier) -> Result<(Module, bool)> {
+    fn compile_on(&self, sandbox: &Sandbox, _tier: Tier) -> Result<(Module, bool)> {
         let Some(cache) = &self.cache else {
             return Ok((sandbox.compile(&self.wasm)?, false));
         };
-        let settings = CompileSettings::new(tier.name());
         let digest = wasm_sandbox_cache::WasmDigest::from_bytes(self.hash);
-        let from_cache = cache.contains_digest(sandbox.engine(), &digest, &settings);
-        let compiled = cache
-            .get_or_compile_digest(sandbox.engine(), &self.wasm, &digest, &settings)
-            .map_err(cache_error)?;
-        Ok((sandbox.adopt(compiled, self.hash)?, from_cache))
+        let from_cache = sandbox.is_cached(cache, &digest);
+        let module = sandbox.compile_cached_digest(cache, &self.wasm, &digest)?;
+        Ok((module, from_cache))
     }
 
     #[cfg(not(feature = "cache"))]
@@ -722,16 +718,6 @@ fn tier_up(weak: Weak<Shared>) {
         }
     }
     shared.finish_pending();
-}
-
-#[cfg(feature = "cache")]
-fn cache_error(e: CacheError) -> Error {
-    match e {
-        CacheError::Compile { message } => Error::invalid_module(message),
-        other => Error::Engine {
-            reason: format!("compilation cache: {other}").into(),
-        },
-    }
 }
 
 #[cfg(test)]

@@ -577,7 +577,7 @@ impl WasmSandbox {
         let cache = self.shared.cache.clone();
         let module = tokio::task::spawn_blocking(move || match cache {
             #[cfg(feature = "cache")]
-            Some(cache) => caching::compile(&cache, &core, &bytes),
+            Some(cache) => core.compile_cached(&cache, &bytes),
             _ => core.compile(&bytes),
         })
         .await

@@ -247,7 +247,9 @@ impl Plugin {
     /// tenant, the request. The state must be of the type the sandbox's
     /// [`HostFunctions`](crate::HostFunctions) read. It is set on the
     /// instance the call runs on and dropped when the call ends, before the
-    /// instance serves anyone else.
+    /// instance serves anyone else. Calls with state are never memoized,
+    /// even of an export declared pure: the host functions may answer each
+    /// tenant differently, and a memo key knows nothing of the state.
     pub fn with_state<S: std::any::Any + Send>(&self, state: S) -> WithState<'_, S> {
         WithState {
             plugin: self,
@@ -512,7 +514,7 @@ impl<S: std::any::Any + Send> WithState<'_, S> {
     {
         let p = self.plugin;
         let codec = p.codec();
-        if p.is_pure(export) {
+        if p.is_pure(export) && self.state.is_none() {
             let input = codec.encode(args)?;
             let out = self.memo_bytes(export, &input).await?;
             return codec.decode(&out);
@@ -529,7 +531,7 @@ impl<S: std::any::Any + Send> WithState<'_, S> {
     /// As [`WithState::call`].
     pub async fn call_bytes(self, export: &str, input: &[u8]) -> Result<Vec<u8>> {
         let p = self.plugin;
-        if p.is_pure(export) {
+        if p.is_pure(export) && self.state.is_none() {
             return self.memo_bytes(export, input).await.map(|b| b.to_vec());
         }
         let module = p.current();

@@ -299,3 +299,34 @@ async fn plugins_are_named_for_their_stats_and_metrics() {
         .unwrap();
     assert_eq!(named.stats().name, "tenant-7");
 }
+
+/// A memo key knows nothing of the call's state: calls with state are never
+/// memoized, even of an export declared pure, so no tenant is served
+/// another's answer.
+#[tokio::test]
+async fn calls_with_state_are_never_memoized() {
+    let sandbox = WasmSandbox::builder()
+        .host_functions(kv_functions())
+        .pure_export("visit")
+        .build()
+        .await
+        .unwrap();
+    let kv = sandbox.load(guests::PLUGIN_WASM).await.unwrap();
+    let store = Store::default();
+    for (id, want) in [(1, 1), (2, 1), (1, 2)] {
+        let tenant = Tenant {
+            id,
+            store: Arc::clone(&store),
+        };
+        let n: u64 = kv.with_state(tenant).call("visit", "page").await.unwrap();
+        assert_eq!(n, want, "tenant {id}");
+    }
+    assert_eq!(kv.stats().memo_hits, 0);
+    // And state of the wrong type is refused, pure export or not.
+    let err = kv
+        .with_state(7u8)
+        .call::<_, u64>("visit", "page")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Config { .. }), "{err}");
+}
