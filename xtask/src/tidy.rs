@@ -112,7 +112,8 @@ mod tests {
             ("crates/batch", &[]),
             ("crates/bench", &[]),
             ("crates/cache", &["wasm-sandbox-mmap"]),
-            ("crates/core", &["wasm-sandbox-mempool"]),
+            // The cache behind core's optional `cache` feature (the one cache glue).
+            ("crates/core", &["wasm-sandbox-mempool", "wasm-sandbox-cache"]),
             (
                 "crates/tiering",
                 &["wasm-sandbox-core", "wasm-sandbox-cache"],
@@ -153,6 +154,13 @@ mod tests {
                 );
             }
         }
+        // The cache knows nothing of the core (the core knows the cache).
+        assert!(
+            !dependencies("crates/cache")
+                .iter()
+                .any(|d| d == "wasm-sandbox-core"),
+            "the cache depends on the core"
+        );
         // The leaves are useful without wasmtime.
         for leaf in [
             "crates/mmap",
@@ -165,6 +173,28 @@ mod tests {
                 !dependencies(leaf).iter().any(|d| d.starts_with("wasmtime")),
                 "the leaf `{leaf}` depends on wasmtime"
             );
+        }
+    }
+
+    /// Host functions are registered through `HostFunctions` and guest calls
+    /// go through the core's one ABI protocol: no crate but the core builds a
+    /// raw linker or calls the ABI exports itself (tests, benchmarks and
+    /// fuzzing, which measure or attack the raw layers, may).
+    #[test]
+    fn only_the_core_touches_linkers_and_the_abi_exports() {
+        let mut files = Vec::new();
+        for dir in ["crates/wasm-sandbox/src", "crates/tiering/src", "crates/cli/src", "crates/batch/src"] {
+            rust_files(&root().join(dir), &mut files);
+        }
+        for file in files {
+            let text = read(&file);
+            for needle in ["Linker<", "Linker::new", "\"sandbox_alloc\"", "\"sandbox_free\""] {
+                assert!(
+                    !text.contains(needle),
+                    "{} names `{needle}`: host functions and the guest ABI belong to the core",
+                    file.display()
+                );
+            }
         }
     }
 }
