@@ -21,11 +21,14 @@ use wasm_sandbox::tiering::{Threshold, TieringPolicy};
 use wasm_sandbox::{Error, HostFunctions, LoadOptions, Plugin, Tier, WasmSandbox};
 use wasm_sandbox_guests as guests;
 
+/// Every tenant's keys, by tenant.
+type Store = Arc<Mutex<HashMap<(&'static str, Vec<u8>), Vec<u8>>>>;
+
 /// What the host functions of one call see: the tenant it serves and the
 /// store all tenants share (each tenant sees only its own keys).
 struct Tenant {
     id: &'static str,
-    store: Arc<Mutex<HashMap<(&'static str, Vec<u8>), Vec<u8>>>>,
+    store: Store,
 }
 
 /// Most keys a tenant may keep: a host-side quota, reported as the
@@ -133,7 +136,7 @@ impl Checks {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let store = Arc::new(Mutex::new(HashMap::new()));
+    let store = Store::default();
     let tenant = |id: &'static str| Tenant {
         id,
         store: Arc::clone(&store),

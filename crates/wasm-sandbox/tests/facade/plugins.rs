@@ -10,10 +10,13 @@ use wasm_sandbox::tiering::{Threshold, TieringPolicy};
 use wasm_sandbox::{Error, HostFunctions, LoadOptions, Tier, WasmSandbox};
 use wasm_sandbox_guests as guests;
 
+/// Every tenant's keys, by tenant id.
+type Store = Arc<Mutex<HashMap<(u32, Vec<u8>), Vec<u8>>>>;
+
 /// One tenant's view of a shared key-value store.
 struct Tenant {
     id: u32,
-    store: Arc<Mutex<HashMap<(u32, Vec<u8>), Vec<u8>>>>,
+    store: Store,
 }
 
 /// The four imports of `guests/c/plugin`; `lookup` is async and answers
@@ -69,8 +72,6 @@ fn kv_functions() -> HostFunctions<Tenant> {
                 .sum::<u32>())
         })
 }
-
-type Store = Arc<Mutex<HashMap<(u32, Vec<u8>), Vec<u8>>>>;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_tenants_never_see_each_others_state() {
