@@ -113,7 +113,10 @@ mod tests {
             ("crates/bench", &[]),
             ("crates/cache", &["wasm-sandbox-mmap"]),
             // The cache behind core's optional `cache` feature (the one cache glue).
-            ("crates/core", &["wasm-sandbox-mempool", "wasm-sandbox-cache"]),
+            (
+                "crates/core",
+                &["wasm-sandbox-mempool", "wasm-sandbox-cache"],
+            ),
             (
                 "crates/tiering",
                 &["wasm-sandbox-core", "wasm-sandbox-cache"],
@@ -183,12 +186,22 @@ mod tests {
     #[test]
     fn only_the_core_touches_linkers_and_the_abi_exports() {
         let mut files = Vec::new();
-        for dir in ["crates/wasm-sandbox/src", "crates/tiering/src", "crates/cli/src", "crates/batch/src"] {
+        for dir in [
+            "crates/wasm-sandbox/src",
+            "crates/tiering/src",
+            "crates/cli/src",
+            "crates/batch/src",
+        ] {
             rust_files(&root().join(dir), &mut files);
         }
         for file in files {
             let text = read(&file);
-            for needle in ["Linker<", "Linker::new", "\"sandbox_alloc\"", "\"sandbox_free\""] {
+            for needle in [
+                "Linker<",
+                "Linker::new",
+                "\"sandbox_alloc\"",
+                "\"sandbox_free\"",
+            ] {
                 assert!(
                     !text.contains(needle),
                     "{} names `{needle}`: host functions and the guest ABI belong to the core",
