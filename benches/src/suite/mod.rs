@@ -23,6 +23,7 @@ pub mod instantiate;
 pub mod memo;
 pub mod mempool;
 pub mod peers;
+pub mod plugin;
 pub mod sqlite;
 pub mod tiering;
 
@@ -168,6 +169,7 @@ impl std::fmt::Debug for RowSet {
 pub fn sets() -> Vec<RowSet> {
     let mut all = Vec::new();
     all.extend(call::sets());
+    all.extend(plugin::sets());
     all.extend(cache::sets());
     all.extend(instantiate::sets());
     all.extend(memo::sets());
