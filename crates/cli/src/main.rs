@@ -100,6 +100,9 @@ enum Command {
         /// input is still cut at its --timeout).
         #[arg(long)]
         no_stdin: bool,
+        /// The guest's `argv[0]` [default: MODULE as given].
+        #[arg(long, value_name = "NAME")]
+        argv0: Option<String>,
         #[command(flatten)]
         opts: Opts,
     },
@@ -168,16 +171,13 @@ async fn run(cli: Cli) -> Result<u8, Error> {
             module,
             args,
             no_stdin,
+            argv0,
             opts,
         } => {
-            let mut wasi = opts.wasi(&module, &args, Output::Inherit);
+            let mut wasi = opts.wasi(argv0.as_deref().unwrap_or(&module), &args, Output::Inherit);
             wasi.inherit_stdin = !no_stdin;
             let sandbox = opts.sandbox(wasi.clone()).await?;
-            let result = async {
-                sandbox.load(module.as_str()).await?;
-                sandbox.run(&wasi).await
-            }
-            .await;
+            let result = async { sandbox.load(module.as_str()).await?.run(&wasi).await }.await;
             finish(&opts, &sandbox)?;
             Ok(u8::try_from(result?.exit_code & 0xff).unwrap_or(1))
         }
@@ -346,8 +346,8 @@ fn flag_for(resource: Resource) -> Option<&'static str> {
 fn message(e: &Error) -> String {
     match e {
         Error::Timeout { limit } => format!(
-            "guest call timed out after {limit:?} (raise it with --timeout if the work is \
-             legitimate)"
+            "guest call timed out after {limit:?} (every call is limited, 10s by default; \
+             raise it with --timeout, or --timeout 0 for none, if the work is legitimate)"
         ),
         Error::OutOfFuel { fuel } => format!(
             "guest ran out of fuel ({fuel} units per call; raise it with --fuel if the work is \

@@ -6,8 +6,8 @@ use std::time::Duration;
 use clap::Args;
 use wasm_sandbox::core::CompileLimits;
 use wasm_sandbox::{
-    Error, OptimizationLevel, Output, Preopen, ResourceLimits, WasiConfig, WasmSandbox, cache,
-    tiering,
+    Error, OptimizationLevel, Output, Preopen, ResourceLimits, UnknownImports, WasiConfig,
+    WasmSandbox, cache, tiering,
 };
 
 #[derive(Args, Debug, Clone)]
@@ -70,18 +70,39 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         .map_err(|e| format!("`{s}` is not a duration like 500ms or 2s: {e}"))
 }
 
-fn parse_env(s: &str) -> Result<(String, String), String> {
+/// `K=V` sets `K`; a bare `K` passes on the host's `K` (if it has one).
+fn parse_env(s: &str) -> Result<(String, Option<String>), String> {
     match s.split_once('=') {
-        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
-        _ => Err(format!("`{s}` is not K=V")),
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), Some(v.to_owned()))),
+        None if !s.is_empty() => Ok((s.to_owned(), None)),
+        _ => Err(format!("`{s}` is not K=V or K")),
     }
+}
+
+/// A `--dir` value: `HOST`, `HOST::GUEST`, either with `:ro` after it.
+fn parse_dir(s: &str) -> Result<Preopen, String> {
+    let (spec, read_only) = match s.strip_suffix(":ro") {
+        Some(spec) => (spec, true),
+        None => (s, false),
+    };
+    let (host, guest) = spec.split_once("::").unwrap_or((spec, spec));
+    if host.is_empty() || guest.is_empty() {
+        return Err(format!("`{s}` is not HOST[::GUEST][:ro]"));
+    }
+    Ok(Preopen {
+        host: host.into(),
+        guest: guest.to_owned(),
+        read_only,
+    })
 }
 
 /// The flags of `run`, `call` and `compile`. Each default is the library's
 /// own, read from `ResourceLimits::default()` and `CompileLimits::default()`.
 #[derive(Args, Debug, Clone)]
 pub(crate) struct Opts {
-    /// Wall-clock limit per call, like `500ms` or `2s`; `0` for none.
+    /// Wall-clock limit per call (for `run`, the whole run), like `500ms` or
+    /// `2s`. On by default, unlike `wasmtime run`: a sandbox bounds every
+    /// guest. `0` for none.
     #[arg(long, value_parser = parse_duration, default_value = "10s")]
     pub(crate) timeout: Duration,
     /// Most linear memory, like `64MiB`.
@@ -117,12 +138,21 @@ pub(crate) struct Opts {
     #[arg(long, value_name = "N",
           default_value_t = CompileLimits::default().max_locals)]
     pub(crate) max_locals: u64,
-    /// Open a host directory to the guest: HOST or HOST::GUEST.
-    #[arg(long = "dir", value_name = "HOST[::GUEST]")]
-    pub(crate) dirs: Vec<String>,
-    /// Set an environment variable for the guest: K=V.
-    #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
-    pub(crate) env: Vec<(String, String)>,
+    /// Open a host directory to the guest: HOST, or HOST::GUEST to give it
+    /// another name inside; `:ro` at the end makes it read-only (the guest
+    /// can neither write, create nor remove anything in it).
+    #[arg(long = "dir", value_name = "HOST[::GUEST][:ro]", value_parser = parse_dir)]
+    pub(crate) dirs: Vec<Preopen>,
+    /// Set an environment variable for the guest: K=V, or K to pass on the
+    /// host's value of K (nothing if the host has none).
+    #[arg(long = "env", value_name = "K=V|K", value_parser = parse_env)]
+    pub(crate) env: Vec<(String, Option<String>)>,
+    /// What to do with function imports this host does not provide: `deny`
+    /// refuses the module (exit 3); `trap` defines each as a function that
+    /// traps naming it (exit 4 if called); `default` as one that returns
+    /// zeros. Like wasmtime's `-W unknown-imports-trap/-default`.
+    #[arg(long, value_enum, default_value = "deny")]
+    pub(crate) unknown_imports: UnknownImportsArg,
     /// Print the metrics snapshot as JSON to stderr at exit.
     #[arg(long)]
     pub(crate) metrics: bool,
@@ -132,6 +162,27 @@ pub(crate) struct Opts {
     pub(crate) tier: TierArg,
     #[command(flatten)]
     pub(crate) cache: CacheOpts,
+}
+
+/// The `--unknown-imports` values.
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+pub(crate) enum UnknownImportsArg {
+    /// Refuse the module.
+    Deny,
+    /// Define each as a trap naming it.
+    Trap,
+    /// Define each as returning zeros.
+    Default,
+}
+
+impl From<UnknownImportsArg> for UnknownImports {
+    fn from(a: UnknownImportsArg) -> Self {
+        match a {
+            UnknownImportsArg::Deny => UnknownImports::Deny,
+            UnknownImportsArg::Trap => UnknownImports::Trap,
+            UnknownImportsArg::Default => UnknownImports::Default,
+        }
+    }
 }
 
 /// The `--tier` values.
@@ -168,19 +219,15 @@ impl Opts {
         w.args = std::iter::once(program.to_owned())
             .chain(args.iter().cloned())
             .collect();
-        w.env = self.env.clone();
-        w.preopens = self
-            .dirs
+        w.env = self
+            .env
             .iter()
-            .map(|d| {
-                let (host, guest) = d.split_once("::").unwrap_or((d, d));
-                Preopen {
-                    host: host.into(),
-                    guest: guest.to_owned(),
-                    read_only: false,
-                }
+            .filter_map(|(k, v)| match v {
+                Some(v) => Some((k.clone(), v.clone())),
+                None => std::env::var(k).ok().map(|v| (k.clone(), v)),
             })
             .collect();
+        w.preopens = self.dirs.clone();
         w
     }
 
@@ -217,6 +264,7 @@ impl Opts {
             .limits(limits)
             .compile_limits(compile_limits)
             .wasi(wasi)
+            .unknown_imports(self.unknown_imports.into())
             .enable_metrics(self.metrics)
             .build()
             .await

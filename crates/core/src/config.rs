@@ -386,6 +386,28 @@ pub struct SandboxConfig {
     /// Structural limits checked before compiling a module.
     #[serde(default)]
     pub compile_limits: CompileLimits,
+    /// What to do with a module's function imports that neither the host
+    /// functions nor WASI define. Default: [`UnknownImports::Deny`].
+    #[serde(default)]
+    pub unknown_imports: UnknownImports,
+}
+
+/// What a sandbox does with function imports nobody defines (as
+/// `wasmtime run -W unknown-imports-trap=y` / `unknown-imports-default=y`).
+/// Imports of memories, tables and globals are refused whatever this says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum UnknownImports {
+    /// Refuse the module at load time with `Error::ImportNotAllowed` (deny
+    /// by default).
+    #[default]
+    Deny,
+    /// Define each as a function that traps when called, with a message
+    /// naming it (`Error::Trap`); a module that never calls it runs.
+    Trap,
+    /// Define each as a function that returns zeros (null references).
+    Default,
 }
 
 impl Default for SandboxConfig {
@@ -398,6 +420,7 @@ impl Default for SandboxConfig {
             fresh_instance_per_call: false,
             host_buffer_pool: true,
             compile_limits: CompileLimits::default(),
+            unknown_imports: UnknownImports::Deny,
         }
     }
 }

@@ -495,6 +495,12 @@ pub(crate) fn from_call_error(err: wasmtime::Error, ctx: &CallContext) -> Error 
             message: backtrace_of(&err).into(),
         };
     }
+    if let Some(called) = err.downcast_ref::<UnknownImportCalled>() {
+        return Error::Trap {
+            code: TrapCode::Other,
+            message: called.to_string().into(),
+        };
+    }
     // A host function's own error reaches the caller unchanged.
     let err = match err.downcast::<HostFailure>() {
         Ok(HostFailure(e)) => return e,
@@ -577,6 +583,27 @@ fn describe_backtrace(bt: &wasmtime::WasmBacktrace) -> String {
         format!("in {}", frames.join(" <- "))
     }
 }
+
+/// A guest called an import that nobody defines, which
+/// [`UnknownImports::Trap`](crate::UnknownImports::Trap) made a trap.
+#[derive(Debug, Clone)]
+pub(crate) struct UnknownImportCalled {
+    pub(crate) module: Box<str>,
+    pub(crate) name: Box<str>,
+}
+
+impl std::fmt::Display for UnknownImportCalled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the guest called `{}.{}`, an import this host does not provide (defined as a trap \
+             because unknown imports trap)",
+            self.module, self.name
+        )
+    }
+}
+
+impl std::error::Error for UnknownImportCalled {}
 
 /// An error a host function of [`HostFunctions`](crate::HostFunctions)
 /// returned, on its way through wasmtime to the caller.

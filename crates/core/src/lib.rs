@@ -53,7 +53,7 @@ mod store;
 pub use abi::Codec;
 pub use config::{
     CompileLimits, OptimizationLevel, Output, PerformanceConfig, Preopen, ResourceLimits,
-    SandboxConfig, Tier, WasiConfig,
+    SandboxConfig, Tier, UnknownImports, WasiConfig,
 };
 pub use engine::{EPOCH_TICK, build_engine, pool_slots, wasmtime_config};
 pub use error::{Error, ErrorClass, Resource, Result, TrapCode};

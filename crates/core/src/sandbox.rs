@@ -17,7 +17,7 @@ use wasm_sandbox_mempool::{MemoryPool, PoolConfig, PooledBuf};
 use wasmtime::{Func, InstancePre, Linker, Memory, Store, TypedFunc, WasmParams, WasmResults};
 
 use crate::abi::{self, ALLOC_EXPORT, Codec, FREE_EXPORT, MEMORY_EXPORT};
-use crate::config::{SandboxConfig, Tier, WasiConfig};
+use crate::config::{SandboxConfig, Tier, UnknownImports, WasiConfig};
 use crate::deadline::{self, Budget};
 use crate::engine;
 use crate::error::{self, CallContext, Error, Resource, Result};
@@ -227,14 +227,33 @@ impl Sandbox {
 
     fn adopt_with_hash(&self, module: wasmtime::Module, hash: [u8; 32]) -> Result<Module> {
         let inner = &self.inner;
+        // Imports nobody defines: refused, unless the configuration defines
+        // the function ones (in a linker of this module's own).
+        let mut own_linker: Option<Linker<StoreData>> = None;
         for import in module.imports() {
             let key = (import.module().to_owned(), import.name().to_owned());
-            if !inner.provided.contains(&key) {
-                return Err(Error::ImportNotAllowed {
-                    module: key.0.into(),
-                    name: key.1.into(),
-                });
+            if inner.provided.contains(&key) {
+                continue;
             }
+            let refuse = || Error::ImportNotAllowed {
+                module: key.0.clone().into(),
+                name: key.1.clone().into(),
+            };
+            let wasmtime::ExternType::Func(ty) = import.ty() else {
+                return Err(refuse());
+            };
+            let how = inner.config.unknown_imports;
+            if how == UnknownImports::Deny {
+                return Err(refuse());
+            }
+            let linker = own_linker.get_or_insert_with(|| inner.linker.clone());
+            define_unknown(linker, how, &key.0, &key.1, ty).map_err(|e| Error::Engine {
+                reason: format!(
+                    "cannot define the unknown import `{}.{}`: {e:#}",
+                    key.0, key.1
+                )
+                .into(),
+            })?;
         }
         // WASI's host calls are async, and so are the embedder's `func_async`
         // functions: synchronous calls of such a module run as async calls on
@@ -245,8 +264,9 @@ impl Sandbox {
         let host_calls = module
             .imports()
             .any(|i| matches!(i.ty(), wasmtime::ExternType::Func(_)));
-        let pre = inner
-            .linker
+        let pre = own_linker
+            .as_ref()
+            .unwrap_or(&inner.linker)
             .instantiate_pre(&module)
             .map_err(|e| Error::invalid_module(format!("cannot link the module: {e:#}")))?;
         // Idle instances hold pool slots: never keep more than half the pool.
@@ -271,6 +291,37 @@ impl Sandbox {
             observer: None,
         })
     }
+}
+
+/// Defines the unknown function import `module.name` of type `ty` as
+/// `how` says: a function that traps naming it, or one that returns zeros.
+fn define_unknown(
+    linker: &mut Linker<StoreData>,
+    how: UnknownImports,
+    module: &str,
+    name: &str,
+    ty: wasmtime::FuncType,
+) -> wasmtime::Result<()> {
+    let results: Vec<wasmtime::Val> = ty
+        .results()
+        .map(|t| wasmtime::Val::default_for_ty(&t))
+        .collect::<Option<_>>()
+        .ok_or_else(|| wasmtime::format_err!("a result type has no default value"))?;
+    if how == UnknownImports::Trap {
+        let called = error::UnknownImportCalled {
+            module: module.into(),
+            name: name.into(),
+        };
+        linker.func_new(module, name, ty, move |_, _, _| {
+            Err(wasmtime::Error::new(called.clone()))
+        })?;
+    } else {
+        linker.func_new(module, name, ty, move |_, _, out| {
+            out.clone_from_slice(&results);
+            Ok(())
+        })?;
+    }
+    Ok(())
 }
 
 fn wasi_ctx(d: &mut StoreData) -> &mut wasmtime_wasi::p1::WasiP1Ctx {

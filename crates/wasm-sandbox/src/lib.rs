@@ -87,8 +87,8 @@ pub use wasm_sandbox_core::{
     CallObserver, Codec, CompileLimits, Error, ErrorClass, GuestMemory, HostContext, HostFunctions,
     HostParams, HostSet, HostSetup, Instance, LatencySummary, MetricsSnapshot, Module,
     OptimizationLevel, Output, PerformanceConfig, Preopen, Resource, ResourceLimits, Result,
-    RunOutput, SandboxConfig, Signature, StoreData, Tier, TrapCode, TypedFunction, Value,
-    ValueType, WasiConfig, abi, wasmtime,
+    RunOutput, SandboxConfig, Signature, StoreData, Tier, TrapCode, TypedFunction, UnknownImports,
+    Value, ValueType, WasiConfig, abi, wasmtime,
 };
 
 /// The sandbox core, for embedders who want its lower-level API.
@@ -301,6 +301,14 @@ impl WasmSandboxBuilder {
     /// Default: [`Codec::Json`].
     pub fn codec(mut self, codec: Codec) -> Self {
         self.codec = codec;
+        self
+    }
+
+    /// What to do with function imports that neither the host functions
+    /// nor WASI define. Default: [`UnknownImports::Deny`] (the module is
+    /// refused with [`Error::ImportNotAllowed`]).
+    pub fn unknown_imports(mut self, how: UnknownImports) -> Self {
+        self.config.unknown_imports = how;
         self
     }
 
