@@ -5,6 +5,7 @@ use std::process::{Command, Output};
 use wasm_sandbox_guests::DIR;
 
 mod hostile;
+mod parity;
 
 /// The binary with `args`, its default cache directory kept out of the
 /// user's home.
