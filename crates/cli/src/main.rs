@@ -178,7 +178,7 @@ async fn run(cli: Cli) -> Result<u8, Error> {
             wasi.inherit_stdin = !no_stdin;
             let sandbox = opts.sandbox(wasi.clone()).await?;
             let result = async { sandbox.load(module.as_str()).await?.run(&wasi).await }.await;
-            finish(&opts, &sandbox)?;
+            finish(&opts, &sandbox).await?;
             Ok(u8::try_from(result?.exit_code & 0xff).unwrap_or(1))
         }
         Command::Call {
@@ -191,7 +191,7 @@ async fn run(cli: Cli) -> Result<u8, Error> {
             let wasi = opts.wasi(&module, &[], Output::HostStderr);
             let sandbox = opts.sandbox(wasi).await?;
             let result = call(&sandbox, &module, &export, &args, json.as_deref()).await;
-            finish(&opts, &sandbox)?;
+            finish(&opts, &sandbox).await?;
             let result = result?;
             emit(Stream::Stdout, |w| result.write(w))?;
             Ok(0)
@@ -204,6 +204,7 @@ async fn run(cli: Cli) -> Result<u8, Error> {
             }
             let sandbox = opts.sandbox(opts.wasi(&module, &[], Output::Null)).await?;
             sandbox.load(module.as_str()).await?;
+            finish(&opts, &sandbox).await?;
             if let Some(c) = sandbox.cache() {
                 let s = c.stats();
                 let how = if s.compiles > 0 {
@@ -315,8 +316,18 @@ async fn call(
     Ok(CallResult::Values(m.call_values(export, &values).await?))
 }
 
-/// Prints the metrics snapshot on stderr, with `--metrics`.
-fn finish(opts: &Opts, sandbox: &WasmSandbox) -> Result<(), Error> {
+/// The longest a `--tier auto` run waits at exit for its top tier's compile.
+const TIER_UP_WAIT: Duration = Duration::from_secs(300);
+
+/// Ends a command: with `--tier auto`, lets the top tier's compile (queued
+/// when the module was loaded, running beside the guest) finish, so that
+/// its artifact is in the cache for the next run (waiting at most
+/// [`TIER_UP_WAIT`]); then prints the metrics snapshot on stderr, with
+/// `--metrics`.
+async fn finish(opts: &Opts, sandbox: &WasmSandbox) -> Result<(), Error> {
+    if let Some(tiered) = sandbox.default_plugin().and_then(|p| p.tiering().cloned()) {
+        let _ = tokio::task::spawn_blocking(move || tiered.wait_for_tier_up(TIER_UP_WAIT)).await;
+    }
     if !opts.metrics {
         return Ok(());
     }

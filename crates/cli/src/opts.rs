@@ -156,8 +156,11 @@ pub(crate) struct Opts {
     /// Print the metrics snapshot as JSON to stderr at exit.
     #[arg(long)]
     pub(crate) metrics: bool,
-    /// The compiler tier; `auto` starts on the baseline compiler and tiers
-    /// up in the background as exports get hot.
+    /// The compiler tier. `auto` starts on the baseline compiler (Winch) at
+    /// once, or on the optimizing one when the cache already holds it, and
+    /// compiles the optimized tier in the background, beside the guest; the
+    /// command waits for that compile before it exits, so the next run
+    /// starts on the optimized artifact.
     #[arg(long, value_enum, default_value = "highly-optimized")]
     pub(crate) tier: TierArg,
     #[command(flatten)]
@@ -249,7 +252,7 @@ impl Opts {
         let mut perf = wasm_sandbox::PerformanceConfig::default();
         let mut builder = WasmSandbox::builder();
         match self.tier {
-            TierArg::Auto => builder = builder.tiering(tiering::TieringPolicy::default()),
+            TierArg::Auto => builder = builder.tiering(tiering::TieringPolicy::straight_to_top()),
             TierArg::Interpreter => perf.enable_jit = false,
             TierArg::Baseline => perf.optimization_level = OptimizationLevel::Minimal,
             TierArg::Optimized => perf.optimization_level = OptimizationLevel::Balanced,

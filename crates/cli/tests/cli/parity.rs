@@ -114,3 +114,29 @@ fn the_default_timeout_is_said_where_it_bites() {
         "{line}"
     );
 }
+
+/// `--tier auto` starts on Winch and compiles the optimized tier beside the
+/// guest; the run waits for that compile before it exits, so both artifacts
+/// are in the cache after the first run (that a module then starts on the
+/// best tier its cache holds is `crates/tiering/tests/tiering/restart.rs`).
+#[test]
+fn a_tier_auto_run_leaves_the_optimized_artifact_for_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().to_str().unwrap();
+    let hello = guest("c/hello/hello.wasm");
+    let entries = || {
+        let out = cli(&["cache", "stats", "--cache-dir", cache]);
+        let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        stats["stats"]["entries_on_disk"].as_u64().unwrap()
+    };
+    for run in 0..2 {
+        let out = cli(&["run", "--tier", "auto", "--cache-dir", cache, &hello]);
+        assert_eq!(out.status.code(), Some(0), "run {run}: {out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "hello from wasm\n");
+        assert_eq!(
+            entries(),
+            2,
+            "run {run}: the Winch and the Cranelift artifact"
+        );
+    }
+}
