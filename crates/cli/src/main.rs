@@ -92,8 +92,11 @@ enum Command {
     Run {
         /// The module (.wasm or .wat).
         module: String,
-        /// Arguments for the guest, after `--`.
-        #[arg(last = true)]
+        /// Arguments for the guest: what follows MODULE, as with `wasmtime
+        /// run` (`run prog.wasm -c 'x'`). Flags of `run` may come before
+        /// MODULE or right after it, before the first guest argument; `--`
+        /// after MODULE passes everything after it to the guest verbatim.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
         /// Do not pass this process's standard input to the guest (by default
         /// the guest reads it, as with `wasmtime run`; a guest waiting for

@@ -117,7 +117,7 @@ fn each_failure_class_has_its_own_status_and_one_line() {
         (
             &["call", &guest("wat/loop.wat"), "run", "--timeout", "200ms"],
             5,
-            "timed out after 200ms (raise it with --timeout",
+            "timed out after 200ms (every call is limited, 10s by default; raise it with --timeout",
         ),
         (
             &[

@@ -140,3 +140,22 @@ fn a_tier_auto_run_leaves_the_optimized_artifact_for_the_next() {
         );
     }
 }
+
+/// `wasmtime run`'s argv convention: what follows the module goes to the
+/// guest, flags included, without a `--`.
+#[test]
+fn arguments_after_the_module_go_to_the_guest() {
+    let hello = guest("c/hello/hello.wasm");
+    let out = cli(&["run", &hello, "-c", "print(1)", "--exit", "4"]);
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello from wasm\narg 1: -c\narg 2: print(1)\narg 3: --exit\narg 4: 4\n"
+    );
+    // `--` passes even a flag of `run`'s own name.
+    let out = cli(&["run", &hello, "--", "--timeout"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello from wasm\narg 1: --timeout\n"
+    );
+}
