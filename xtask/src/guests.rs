@@ -290,11 +290,14 @@ fn find_in_registry(source: &Source) -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))?;
     let registry = home.join("registry/src");
-    std::fs::read_dir(registry).ok()?.flatten().find_map(|index| {
-        let p = index
-            .path()
-            .join(format!("{}-{}", source.krate, source.version))
-            .join(source.dir);
-        p.join(source.probe).is_file().then_some(p)
-    })
+    std::fs::read_dir(registry)
+        .ok()?
+        .flatten()
+        .find_map(|index| {
+            let p = index
+                .path()
+                .join(format!("{}-{}", source.krate, source.version))
+                .join(source.dir);
+            p.join(source.probe).is_file().then_some(p)
+        })
 }

@@ -404,23 +404,12 @@ fn a_stalled_stdout_does_not_keep_the_cli_alive() {
     assert!(safe_line(&out).contains("timed out after 300ms"));
 }
 
-/// The output of a CLI run under a 300 ms deadline, killing it (and failing)
-/// if it has not exited a minute later.
 fn output_within_a_minute(child: std::process::Child) -> Output {
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(out) => out.unwrap(),
-        Err(_) => {
-            let _ = std::process::Command::new("kill")
-                .args(["-9", &pid.to_string()])
-                .status();
-            panic!("the CLI did not exit 60 s after a 300 ms deadline");
-        }
-    }
+    super::output_within(
+        child,
+        Duration::from_secs(60),
+        "the CLI did not exit 60 s after a 300 ms deadline",
+    )
 }
 
 /// `run` with `input` on the guest's stdin (closed after it), and `extra` flags.

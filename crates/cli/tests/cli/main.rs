@@ -6,6 +6,7 @@ use wasm_sandbox_guests::DIR;
 
 mod hostile;
 mod parity;
+mod programs;
 
 /// The binary with `args`, its default cache directory kept out of the
 /// user's home.
@@ -15,6 +16,24 @@ fn command(args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_wasm-sandbox"));
     c.args(args).env("XDG_CACHE_HOME", home.path());
     c
+}
+
+/// `child`'s output once it exits, waiting at most `bound`: a correctness
+/// bound, not a timing (the CLI's own `--timeout` ends a run far sooner). A
+/// run still going then is killed and the test fails with `what`.
+fn output_within(child: std::process::Child, bound: std::time::Duration, what: &str) -> Output {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(bound) {
+        Ok(out) => out.expect("the binary's output"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("{what}: still running after {bound:?}");
+        }
+    }
 }
 
 fn cli(args: &[&str]) -> Output {
