@@ -26,7 +26,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::pin::pin;
+use std::pin::Pin;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
@@ -52,8 +52,14 @@ pub(crate) struct Budget {
 impl Budget {
     /// A budget starting now. Reads the clock once when there is a timeout.
     pub(crate) fn start(limits: &ResourceLimits) -> Budget {
+        Budget::starting_at(limits, limits.timeout.map(|_| Instant::now()))
+    }
+
+    /// A budget starting at `now` (read by a caller that needs the time
+    /// too, so the clock is read once); `None` only without a timeout.
+    pub(crate) fn starting_at(limits: &ResourceLimits, now: Option<Instant>) -> Budget {
         Budget {
-            deadline: limits.timeout.and_then(|t| Instant::now().checked_add(t)),
+            deadline: limits.timeout.and_then(|t| now?.checked_add(t)),
             fuel: limits.fuel,
         }
     }
@@ -154,27 +160,27 @@ impl Drop for Alarm {
 /// first; `None` when the deadline won (and `fut` has been dropped).
 ///
 /// `fut` is polled first, so a future that is ready at once never looks at
-/// the clock or the alarm.
-pub(crate) async fn bounded<F: Future>(deadline: Option<Instant>, fut: F) -> Option<F::Output> {
-    let Some(deadline) = deadline else {
-        return Some(fut.await);
-    };
-    let mut fut = pin!(fut);
-    let mut alarm = Alarm {
+/// the clock or the alarm. It is `Unpin` (callers pass it pinned, `pin!`),
+/// so that it is stored once, where the caller pinned it, rather than moved
+/// into this future and stored again.
+pub(crate) fn bounded<F: Future + Unpin>(
+    deadline: Option<Instant>,
+    mut fut: F,
+) -> impl Future<Output = Option<F::Output>> {
+    let mut alarm = deadline.map(|deadline| Alarm {
         deadline,
         id: None,
         registered: None,
-    };
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+    });
+    std::future::poll_fn(move |cx| {
+        if let Poll::Ready(out) = Pin::new(&mut fut).poll(cx) {
             return Poll::Ready(Some(out));
         }
-        if alarm.poll_expired(cx) {
+        if alarm.as_mut().is_some_and(|alarm| alarm.poll_expired(cx)) {
             return Poll::Ready(None);
         }
         Poll::Pending
     })
-    .await
 }
 
 /// Drives an async call to completion on the current thread, for the
@@ -218,6 +224,7 @@ pub(crate) fn block_on<T>(fut: impl Future<Output = Result<T>>) -> Result<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::pin::pin;
     use std::time::Duration;
 
     /// A runtime without a timer: only the alarm can end a pending future.
@@ -231,7 +238,7 @@ mod tests {
     #[test]
     fn a_ready_future_wins_without_an_alarm() {
         let deadline = Some(Instant::now() + Duration::from_secs(60));
-        let out = run(bounded(deadline, async { 7 }));
+        let out = run(bounded(deadline, pin!(async { 7 })));
         assert_eq!(out, Some(7));
     }
 
@@ -244,7 +251,7 @@ mod tests {
 
     #[test]
     fn no_deadline_waits_for_the_future() {
-        let out = run(bounded(None, async { "done" }));
+        let out = run(bounded(None, pin!(async { "done" })));
         assert_eq!(out, Some("done"));
     }
 

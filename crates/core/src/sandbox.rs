@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
+use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -516,9 +517,13 @@ pub trait CallObserver: Send + Sync {
     fn on_call(&self, export: &str, elapsed: Duration, outcome: std::result::Result<(), &Error>);
 }
 
-/// Idle instances of one module.
+/// Idle instances of one module, boxed: a call moves its instance in and
+/// out of the list and through its future, and an `Instance` is a few
+/// hundred bytes.
 struct IdleList {
-    list: Mutex<Vec<Instance>>,
+    // The boxes are the point: a call moves a pointer, not the instance.
+    #[allow(clippy::vec_box)]
+    list: Mutex<Vec<Box<Instance>>>,
     max: usize,
 }
 
@@ -535,6 +540,17 @@ impl IdleRef {
         match self {
             IdleRef::Strong(a) => Some(Arc::clone(a)),
             IdleRef::Weak(w) => w.upgrade(),
+        }
+    }
+
+    /// Runs `f` on the list, unless it is gone. A strong handle lends it
+    /// (no reference count is touched: every caller of the module shares
+    /// it), a weak one upgrades.
+    #[inline]
+    fn with<R>(&self, f: impl FnOnce(&IdleList) -> R) -> Option<R> {
+        match self {
+            IdleRef::Strong(a) => Some(f(a)),
+            IdleRef::Weak(w) => w.upgrade().map(|a| f(&a)),
         }
     }
 }
@@ -684,23 +700,25 @@ impl Module {
         let timeout = || Error::Timeout {
             limit: cfg.limits.timeout.unwrap_or_default(),
         };
-        let permit = deadline::bounded(budget.deadline, self.slot_permit())
+        let permit = deadline::bounded(budget.deadline, pin!(self.slot_permit()))
             .await
             .ok_or_else(timeout)??;
         let mut store = store::new_store(&inner.sandbox.engine, cfg, wasi)?;
         store::set_fuel(&mut store, budget.fuel);
         store::arm_async(&mut store, budget);
-        let instance = deadline::bounded(budget.deadline, inner.pre.instantiate_async(&mut store))
-            .await
-            .ok_or_else(timeout)?
-            .map_err(|e| {
-                error::from_instantiate_error(e, inner.sandbox.pool_capacity, &call_context(cfg))
-            })?;
+        let instance = deadline::bounded(
+            budget.deadline,
+            pin!(inner.pre.instantiate_async(&mut store)),
+        )
+        .await
+        .ok_or_else(timeout)?
+        .map_err(|e| {
+            error::from_instantiate_error(e, inner.sandbox.pool_capacity, &call_context(cfg))
+        })?;
         let mut inst = self.wrap(store, instance, permit);
         if self.is_reactor() {
             let init = inst.typed::<(), ()>(REACTOR_INIT)?;
-            inst.step(budget, |s| Box::pin(init.func.call_async(s, ())))
-                .await?;
+            inst.step(budget, |s| init.func.call_async(s, ())).await?;
         }
         inner.sandbox.metrics.record_instantiate(start.elapsed());
         Ok(inst)
@@ -719,7 +737,9 @@ impl Module {
             id: NEXT_INSTANCE_ID.fetch_add(1, Ordering::Relaxed),
             abi: None,
             funcs: HashMap::new(),
-            abi_funcs: HashMap::new(),
+            abi_funcs: Vec::new(),
+            abi_index: HashMap::new(),
+            last_abi_func: 0,
             poisoned: false,
             in_call: false,
             runs_async: self.inner.runs_async,
@@ -743,9 +763,10 @@ impl Module {
         if let Ok(permit) = Arc::clone(slots).try_acquire_owned() {
             return Ok(Some(permit));
         }
-        if let Some(idle) = self.idle.get() {
-            drop(std::mem::take(&mut *idle.list.lock()));
-        }
+        let idle = self
+            .idle
+            .with(|idle| std::mem::take(&mut *idle.list.lock()));
+        drop(idle);
         if let Ok(permit) = Arc::clone(slots).try_acquire_owned() {
             return Ok(Some(permit));
         }
@@ -802,34 +823,48 @@ impl Module {
 
     /// An instance for `call`: an idle one (given the call's fuel), or a new
     /// one instantiated inside the call's deadline; it gets the call's state.
-    async fn checkout(&self, call: &mut CallStart) -> Result<Instance> {
-        let mut inst = if !self.inner.sandbox.config.fresh_instance_per_call
-            && let Some(idle) = self.idle.get()
-            && let Some(mut inst) = idle.list.lock().pop()
-        {
-            store::set_fuel(&mut inst.store, call.budget.fuel);
-            inst
-        } else {
-            self.instantiate_async_with(self.inner.sandbox.config.wasi.as_ref(), &call.budget)
-                .await?
-        };
+    async fn checkout(&self, call: &mut CallStart<'_>) -> Result<Box<Instance>> {
+        let mut inst =
+            if !self.inner.sandbox.config.fresh_instance_per_call
+                && let Some(mut inst) = self.idle.with(|idle| idle.list.lock().pop()).flatten()
+            {
+                store::set_fuel(&mut inst.store, call.budget.fuel);
+                inst
+            } else {
+                // Boxed: instantiation's future is large, and inline it would
+                // make every call's future as large, copied on every move; an
+                // allocation is nothing next to an instantiation.
+                Box::new(
+                    Box::pin(self.instantiate_async_with(
+                        self.inner.sandbox.config.wasi.as_ref(),
+                        &call.budget,
+                    ))
+                    .await?,
+                )
+            };
         inst.store.data_mut().state = call.state.take();
         Ok(inst)
     }
 
     /// Returns an instance to the idle list unless it may hold broken state.
-    fn checkin(&self, mut inst: Instance) {
+    fn checkin(&self, mut inst: Box<Instance>) {
         if inst.is_poisoned() || self.inner.sandbox.config.fresh_instance_per_call {
             return;
         }
         // A call's state never outlives it: the next call may be another tenant's.
         inst.store.data_mut().state = None;
-        if let Some(idle) = self.idle.get() {
+        let full = self.idle.with(|idle| {
             let mut list = idle.list.lock();
             if list.len() < idle.max {
                 list.push(inst);
+                None
+            } else {
+                Some(inst)
             }
-        }
+        });
+        // An instance the list has no room for is dropped here, after the
+        // lock, not under it.
+        drop(full);
     }
 
     /// Instantiates up to `instances` idle instances ahead of time, so that
@@ -848,7 +883,7 @@ impl Module {
         while idle.list.lock().len() + made.len() < want {
             let mut inst = self.instantiate_async().await?;
             inst.touch_memory();
-            made.push(inst);
+            made.push(Box::new(inst));
         }
         for inst in made {
             self.checkin(inst);
@@ -863,24 +898,32 @@ impl Module {
     ///
     /// [`Error::Config`] for state of another type than the host functions
     /// read (before anything runs).
-    fn start_call(&self, export: &str, state: Option<State>) -> Result<CallStart> {
+    fn start_call<'e>(&self, export: &'e str, state: Option<State>) -> Result<CallStart<'e>> {
         let sandbox = &self.inner.sandbox;
         if let Some(s) = &state {
             sandbox.host.check_state(s)?;
         }
-        let observed = self.observer.is_some();
+        let limits = &sandbox.config.limits;
+        let timed = sandbox.metrics.enabled() || self.observer.is_some();
+        // One clock read for both the deadline and the timer.
+        let now = (timed || limits.timeout.is_some()).then(Instant::now);
         Ok(CallStart {
-            budget: Budget::start(&sandbox.config.limits),
-            timer: (sandbox.metrics.enabled() || observed).then(Instant::now),
+            budget: Budget::starting_at(limits, now),
+            timer: now.filter(|_| timed),
             state,
-            export: observed.then(|| export.into()),
+            export,
         })
     }
 
     /// Ends an async call: the instance goes back to the idle list unless it
     /// may hold broken state, the call is one metrics sample, and the
     /// observer is told.
-    fn end_call<T>(&self, call: &CallStart, inst: Option<Instance>, r: Result<T>) -> Result<T> {
+    fn end_call<T>(
+        &self,
+        call: &CallStart<'_>,
+        inst: Option<Box<Instance>>,
+        r: Result<T>,
+    ) -> Result<T> {
         if let Some(inst) = inst {
             self.checkin(inst);
         }
@@ -888,8 +931,8 @@ impl Module {
             let elapsed = t.elapsed();
             let outcome = r.as_ref().map(|_| ());
             self.inner.sandbox.metrics.record_call(elapsed, outcome);
-            if let (Some(obs), Some(export)) = (&self.observer, &call.export) {
-                obs.on_call(export, elapsed, r.as_ref().map(|_| ()));
+            if let Some(obs) = &self.observer {
+                obs.on_call(call.export, elapsed, r.as_ref().map(|_| ()));
             }
         }
         r
@@ -923,7 +966,7 @@ impl Module {
         };
         let r = async {
             let f = inst.typed::<P, R>(export)?;
-            inst.step(&call.budget, |s| Box::pin(f.func.call_async(s, params)))
+            inst.step(&call.budget, |s| f.func.call_async(s, params))
                 .await
         }
         .await;
@@ -1048,7 +1091,7 @@ impl Module {
         inst.store.data_mut().state = call.state.take();
         let r = async {
             let start = inst.typed::<(), ()>("_start")?;
-            inst.step(&call.budget, |s| Box::pin(start.func.call_async(s, ())))
+            inst.step(&call.budget, |s| start.func.call_async(s, ()))
                 .await
         }
         .await;
@@ -1075,14 +1118,14 @@ impl Module {
 
 /// The start of one async call of a [`Module`]: its budget, metrics timer
 /// and state.
-struct CallStart {
+struct CallStart<'e> {
     budget: Budget,
     /// Set when metrics or an observer want the call's duration.
     timer: Option<Instant>,
     /// The call's state, until it is set on the instance.
     state: Option<State>,
-    /// The export, when an observer is told of the call.
-    export: Option<Box<str>>,
+    /// The export, for the observer.
+    export: &'e str,
 }
 
 /// Calls of a [`Module`] that carry state for its host functions; see
@@ -1180,8 +1223,10 @@ enum Cut {
     Truncate(usize),
 }
 
+/// An ABI export `f(ptr, len) -> i64` (`docs/abi.md`).
+type AbiFunc = TypedFunc<(i32, i32), i64>;
+
 /// The guest ABI exports of an instance.
-#[derive(Clone)]
 struct Abi {
     memory: Memory,
     alloc: TypedFunc<i32, i32>,
@@ -1207,8 +1252,15 @@ pub struct Instance {
     id: u64,
     abi: Option<Abi>,
     funcs: HashMap<Box<str>, Func>,
-    /// Typed handles of the ABI exports called so far.
-    abi_funcs: HashMap<Box<str>, TypedFunc<(i32, i32), i64>>,
+    /// Typed handles of the ABI exports called so far, found by name
+    /// through `abi_index`; `last_abi_func` is the one called last, which a
+    /// call of the same export finds without hashing its name. A call
+    /// borrows its handles, never clones them: a `TypedFunc` clone takes
+    /// and drops four reference counts, one of them shared by every thread
+    /// of the engine.
+    abi_funcs: Vec<(Box<str>, AbiFunc)>,
+    abi_index: HashMap<Box<str>, usize>,
+    last_abi_func: usize,
     poisoned: bool,
     /// A guest call is under way: true from its start until it returns, so a
     /// call whose future was dropped half-way leaves the instance poisoned.
@@ -1273,9 +1325,18 @@ where
             return Err(wrong_instance());
         }
         if instance.runs_async {
-            return deadline::block_on(self.call_async(instance, params));
+            return self.call_blocking(instance, params);
         }
         instance.run_armed(|this| this.invoke(|store| self.func.call(store, params)))
+    }
+
+    /// [`TypedFunction::call`] of a module whose synchronous calls run as
+    /// async calls: out of line, so that the fast path stays small enough
+    /// to inline into its caller.
+    #[cold]
+    #[inline(never)]
+    fn call_blocking(&self, instance: &mut Instance, params: P) -> Result<R> {
+        deadline::block_on(self.call_async(instance, params))
     }
 
     /// Calls the function asynchronously: long calls yield to the executor at
@@ -1291,7 +1352,7 @@ where
         let (budget, timer) = instance.start_call();
         let func = &self.func;
         let r = instance
-            .step(&budget, |store| Box::pin(func.call_async(store, params)))
+            .step(&budget, |store| func.call_async(store, params))
             .await;
         instance.record(timer, r)
     }
@@ -1475,10 +1536,8 @@ impl Instance {
         }
         let mut results = vec![wasmtime::Val::I32(0); ty.results().len()];
         let results_ref = &mut results;
-        self.step(budget, |store| {
-            Box::pin(f.call_async(store, &given, results_ref))
-        })
-        .await?;
+        self.step(budget, |store| f.call_async(store, &given, results_ref))
+            .await?;
         results.iter().map(Value::from_val).collect()
     }
 
@@ -1576,32 +1635,31 @@ impl Instance {
         input: &[u8],
         pooled: bool,
     ) -> Result<HostBuf> {
-        let abi = self.abi()?;
-        let func = self.abi_func(name)?;
+        let (abi, func, mut run) = self.abi_parts(name)?;
         let len = guest_len(input.len())?;
         let ptr = if input.is_empty() {
             0
         } else {
-            self.run_typed(exec, &abi.alloc, len).await?
+            run.run_typed(exec, &abi.alloc, len).await?
         };
-        self.write_arg(&abi, ptr, input)?;
-        let packed = self.run_typed(exec, &func, (ptr, len)).await?;
+        run.write_arg(abi, ptr, input)?;
+        let packed = run.run_typed(exec, func, (ptr, len)).await?;
         if !input.is_empty() {
-            self.run_typed(exec, &abi.free, (ptr, len)).await?;
+            run.run_typed(exec, &abi.free, (ptr, len)).await?;
         }
         let (rptr, rlen, is_err) = abi::unpack_result(packed);
-        let limits = &self.module.inner.sandbox.config.limits;
+        let limits = &run.module.inner.sandbox.config.limits;
         let (max_copy, max_error) = (limits.max_result_bytes, limits.max_error_message);
         let copied = if is_err {
-            self.read_block(&abi, rptr, rlen, Cut::Truncate(max_error), false)
+            run.read_block(abi, rptr, rlen, Cut::Truncate(max_error), false)
         } else {
-            self.read_block(&abi, rptr, rlen, Cut::Refuse(max_copy), pooled)
+            run.read_block(abi, rptr, rlen, Cut::Refuse(max_copy), pooled)
         };
         // A block over the result limit is freed all the same, so the refusal
         // leaks nothing in an instance that is reused; one outside guest
         // memory is no block to free.
         if rlen > 0 && !matches!(copied, Err(Error::Abi { .. })) {
-            self.run_typed(exec, &abi.free, (rptr as i32, rlen as i32))
+            run.run_typed(exec, &abi.free, (rptr as i32, rlen as i32))
                 .await?;
         }
         let out = copied?;
@@ -1613,36 +1671,47 @@ impl Instance {
         Ok(out)
     }
 
-    /// One typed guest call as a step of `exec`.
-    async fn run_typed<P, R>(&mut self, exec: Exec<'_>, f: &TypedFunc<P, R>, params: P) -> Result<R>
-    where
-        P: WasmParams + Send + Sync,
-        R: WasmResults + Send + Sync,
-    {
-        match exec {
-            Exec::Sync => self.invoke(|s| f.call(s, params)),
-            Exec::Async(budget) => {
-                self.step(budget, |s| Box::pin(f.call_async(s, params)))
-                    .await
-            }
+    /// The ABI exports and the typed handle of the export `name`
+    /// `(ptr, len) -> i64` (each looked up and type-checked once per
+    /// instance), borrowed beside the [`Runner`] the call's steps run on.
+    fn abi_parts(&mut self, name: &str) -> Result<(&Abi, &AbiFunc, Runner<'_>)> {
+        if self.abi.is_none() {
+            self.abi = Some(self.lookup_abi()?);
         }
+        let index = match self.abi_funcs.get(self.last_abi_func) {
+            Some((last, _)) if **last == *name => self.last_abi_func,
+            _ => match self.abi_index.get(name) {
+                Some(&i) => i,
+                None => {
+                    let f = self.typed::<(i32, i32), i64>(name)?.func;
+                    let i = self.abi_funcs.len();
+                    self.abi_funcs.push((name.into(), f));
+                    self.abi_index.insert(name.into(), i);
+                    i
+                }
+            },
+        };
+        self.last_abi_func = index;
+        let Instance {
+            store,
+            module,
+            abi,
+            abi_funcs,
+            poisoned,
+            in_call,
+            ..
+        } = self;
+        let abi = abi.as_ref().expect("the ABI exports were looked up above");
+        let run = Runner {
+            store,
+            module,
+            poisoned,
+            in_call,
+        };
+        Ok((abi, &abi_funcs[index].1, run))
     }
 
-    /// The typed handle of an ABI export `f(ptr, len) -> i64`, looked up and
-    /// type-checked once per instance.
-    fn abi_func(&mut self, name: &str) -> Result<TypedFunc<(i32, i32), i64>> {
-        if let Some(f) = self.abi_funcs.get(name) {
-            return Ok(f.clone());
-        }
-        let f = self.typed::<(i32, i32), i64>(name)?.func;
-        self.abi_funcs.insert(name.into(), f.clone());
-        Ok(f)
-    }
-
-    fn abi(&mut self) -> Result<Abi> {
-        if let Some(abi) = &self.abi {
-            return Ok(abi.clone());
-        }
+    fn lookup_abi(&mut self) -> Result<Abi> {
         let missing = |what: &str| {
             Error::abi(format!(
                 "the module does not export `{what}`; byte and serde calls need the guest ABI \
@@ -1661,55 +1730,10 @@ impl Instance {
             .instance
             .get_typed_func::<(i32, i32), ()>(&mut self.store, FREE_EXPORT)
             .map_err(|_| missing("sandbox_free(i32, i32)"))?;
-        let abi = Abi {
+        Ok(Abi {
             memory,
             alloc,
             free,
-        };
-        self.abi = Some(abi.clone());
-        Ok(abi)
-    }
-
-    fn write_arg(&mut self, abi: &Abi, ptr: i32, input: &[u8]) -> Result<()> {
-        if input.is_empty() {
-            return Ok(());
-        }
-        let data = abi.memory.data_mut(&mut self.store);
-        let range = abi::check_range(ptr as u32, input.len() as u32, data.len(), "argument")?;
-        data[range].copy_from_slice(input);
-        Ok(())
-    }
-
-    /// Checks that the block `[ptr, ptr+len)` lies in guest memory (else
-    /// [`Error::Abi`]), applies `cut`, and copies what is left out once: into
-    /// a `Vec`, or into a pooled buffer (`pooled`).
-    fn read_block(
-        &mut self,
-        abi: &Abi,
-        ptr: u32,
-        len: u32,
-        cut: Cut,
-        pooled: bool,
-    ) -> Result<HostBuf> {
-        let data = abi.memory.data(&self.store);
-        let range = abi::check_range(ptr, len, data.len(), "result")?;
-        let max = match cut {
-            Cut::Refuse(max) if range.len() > max => {
-                return Err(Error::LimitExceeded {
-                    resource: Resource::ResultBytes,
-                    requested: u64::from(len),
-                    limit: max as u64,
-                });
-            }
-            Cut::Refuse(max) | Cut::Truncate(max) => max,
-        };
-        let bytes = &data[range.start..range.end.min(range.start.saturating_add(max))];
-        Ok(match &self.module.inner.sandbox.buffers {
-            Some(pool) if pooled => match pool.alloc_copy(bytes) {
-                Ok(buf) => HostBuf::Pooled(buf),
-                Err(_) => HostBuf::Heap(bytes.to_vec()),
-            },
-            _ => HostBuf::Heap(bytes.to_vec()),
         })
     }
 
@@ -1717,9 +1741,13 @@ impl Instance {
     /// metrics timer.
     fn start_call(&mut self) -> (Budget, Option<Instant>) {
         let sandbox = &self.module.inner.sandbox;
-        let budget = Budget::start(&sandbox.config.limits);
+        let limits = &sandbox.config.limits;
+        let timed = sandbox.metrics.enabled();
+        // One clock read for both the deadline and the timer.
+        let now = (timed || limits.timeout.is_some()).then(Instant::now);
+        let budget = Budget::starting_at(limits, now);
         store::set_fuel(&mut self.store, budget.fuel);
-        (budget, sandbox.metrics.enabled().then(Instant::now))
+        (budget, now.filter(|_| timed))
     }
 
     /// Records one call's metrics sample.
@@ -1750,57 +1778,170 @@ impl Instance {
         self.record(timer, r)
     }
 
-    /// One wasm call on an armed store, converting errors and containing
-    /// host-function panics.
+    /// The store and flags one call's steps run on.
+    #[inline]
+    fn runner(&mut self) -> Runner<'_> {
+        Runner {
+            store: &mut self.store,
+            module: &self.module,
+            poisoned: &mut self.poisoned,
+            in_call: &mut self.in_call,
+        }
+    }
+
+    /// One wasm call on an armed store ([`invoke_on`]).
     #[inline]
     fn invoke<T>(
         &mut self,
         f: impl FnOnce(&mut Store<StoreData>) -> wasmtime::Result<T>,
     ) -> Result<T> {
-        let store = &mut self.store;
-        // Without imported functions no host code of the embedder's runs
-        // inside the call (only the sandbox's own limiter and epoch
-        // callback, which do not panic), so there is no panic to contain.
-        let r = if self.module.inner.host_calls {
-            match std::panic::catch_unwind(AssertUnwindSafe(|| f(store))) {
-                Ok(r) => r,
-                Err(payload) => return Err(panic_error(payload)),
+        invoke_on(&mut self.store, &self.module.inner, &mut self.poisoned, f)
+    }
+
+    /// [`Runner::step`] on this instance.
+    async fn step<'a, T, F, Fut>(&'a mut self, budget: &Budget, f: F) -> Result<T>
+    where
+        F: FnOnce(&'a mut Store<StoreData>) -> Fut,
+        Fut: Future<Output = wasmtime::Result<T>> + 'a,
+    {
+        self.runner().step(budget, f).await
+    }
+}
+
+/// What the steps of one call run on: an instance's store and flags,
+/// borrowed apart from its cached export handles, which the call borrows
+/// beside it instead of cloning them.
+struct Runner<'i> {
+    store: &'i mut Store<StoreData>,
+    module: &'i Module,
+    poisoned: &'i mut bool,
+    in_call: &'i mut bool,
+}
+
+impl Runner<'_> {
+    /// The same runner for one more step.
+    #[inline]
+    fn reborrow(&mut self) -> Runner<'_> {
+        Runner {
+            store: self.store,
+            module: self.module,
+            poisoned: self.poisoned,
+            in_call: self.in_call,
+        }
+    }
+
+    /// One typed guest call as a step of `exec`.
+    async fn run_typed<P, R>(&mut self, exec: Exec<'_>, f: &TypedFunc<P, R>, params: P) -> Result<R>
+    where
+        P: WasmParams + Send + Sync,
+        R: WasmResults + Send + Sync,
+    {
+        match exec {
+            Exec::Sync => self.invoke(|s| f.call(s, params)),
+            Exec::Async(budget) => {
+                self.reborrow()
+                    .step(budget, |s| f.call_async(s, params))
+                    .await
             }
-        } else {
-            f(store)
+        }
+    }
+
+    fn write_arg(&mut self, abi: &Abi, ptr: i32, input: &[u8]) -> Result<()> {
+        if input.is_empty() {
+            return Ok(());
+        }
+        let data = abi.memory.data_mut(&mut *self.store);
+        let range = abi::check_range(ptr as u32, input.len() as u32, data.len(), "argument")?;
+        data[range].copy_from_slice(input);
+        Ok(())
+    }
+
+    /// Checks that the block `[ptr, ptr+len)` lies in guest memory (else
+    /// [`Error::Abi`]), applies `cut`, and copies what is left out once: into
+    /// a `Vec`, or into a pooled buffer (`pooled`).
+    fn read_block(&self, abi: &Abi, ptr: u32, len: u32, cut: Cut, pooled: bool) -> Result<HostBuf> {
+        let data = abi.memory.data(&*self.store);
+        let range = abi::check_range(ptr, len, data.len(), "result")?;
+        let max = match cut {
+            Cut::Refuse(max) if range.len() > max => {
+                return Err(Error::LimitExceeded {
+                    resource: Resource::ResultBytes,
+                    requested: u64::from(len),
+                    limit: max as u64,
+                });
+            }
+            Cut::Refuse(max) | Cut::Truncate(max) => max,
         };
-        r.map_err(|e| {
-            // A host function's error unwound the guest half-way.
-            self.poisoned |= error::raised_by_host(&e);
-            convert(e, &self.module.inner.sandbox.config)
+        let bytes = &data[range.start..range.end.min(range.start.saturating_add(max))];
+        Ok(match &self.module.inner.sandbox.buffers {
+            Some(pool) if pooled => match pool.alloc_copy(bytes) {
+                Ok(buf) => HostBuf::Pooled(buf),
+                Err(_) => HostBuf::Heap(bytes.to_vec()),
+            },
+            _ => HostBuf::Heap(bytes.to_vec()),
         })
     }
 
+    /// One wasm call on an armed store ([`invoke_on`]).
+    #[inline]
+    fn invoke<T>(
+        &mut self,
+        f: impl FnOnce(&mut Store<StoreData>) -> wasmtime::Result<T>,
+    ) -> Result<T> {
+        invoke_on(self.store, &self.module.inner, self.poisoned, f)
+    }
+}
+
+/// One wasm call on an armed store of an instance of `module`, converting
+/// errors and containing host-function panics.
+#[inline]
+fn invoke_on<T>(
+    store: &mut Store<StoreData>,
+    module: &ModuleInner,
+    poisoned: &mut bool,
+    f: impl FnOnce(&mut Store<StoreData>) -> wasmtime::Result<T>,
+) -> Result<T> {
+    // Without imported functions no host code of the embedder's runs
+    // inside the call (only the sandbox's own limiter and epoch
+    // callback, which do not panic), so there is no panic to contain.
+    let r = if module.host_calls {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| f(store))) {
+            Ok(r) => r,
+            Err(payload) => return Err(panic_error(payload)),
+        }
+    } else {
+        f(store)
+    };
+    r.map_err(|e| {
+        // A host function's error unwound the guest half-way.
+        *poisoned |= error::raised_by_host(&e);
+        convert(e, &module.sandbox.config)
+    })
+}
+
+impl<'i> Runner<'i> {
     /// One async wasm call as a step of a call under `budget`: the store is
     /// armed with the call's deadline (checked at every tick, where the call
     /// also yields), the future is cut when the deadline passes while it is
     /// suspended in a host call, errors are converted, host-function panics
     /// contained, and the instance is poisoned if the step fails or never
     /// returns.
-    async fn step<'a, T, F>(&'a mut self, budget: &Budget, f: F) -> Result<T>
+    async fn step<T, F, Fut>(self, budget: &Budget, f: F) -> Result<T>
     where
-        F: FnOnce(
-            &'a mut Store<StoreData>,
-        )
-            -> std::pin::Pin<Box<dyn Future<Output = wasmtime::Result<T>> + Send + 'a>>,
+        F: FnOnce(&'i mut Store<StoreData>) -> Fut,
+        Fut: Future<Output = wasmtime::Result<T>> + 'i,
     {
-        let sandbox = Arc::clone(&self.module.inner.sandbox);
-        let cfg = &sandbox.config;
-        store::arm_async(&mut self.store, budget);
-        // Split the borrow: the store goes to the future, the rest stays.
-        let Instance {
+        let Runner {
             store,
+            module,
             poisoned,
             in_call,
-            ..
         } = self;
+        let cfg = &module.inner.sandbox.config;
+        store::arm_async(store, budget);
         *in_call = true;
-        let call = AssertUnwindSafe(f(store)).catch_unwind();
+        // Pinned here, in this future, and polled in place: no allocation.
+        let call = pin!(AssertUnwindSafe(f(store)).catch_unwind());
         let r = match deadline::bounded(budget.deadline, call).await {
             Some(Ok(r)) => r.map_err(|e| {
                 // A host function's error unwound the guest half-way.

@@ -473,10 +473,18 @@ impl Plugin {
         }
     }
 
-    /// Runs one call and counts it.
-    async fn observe<T>(&self, call: impl Future<Output = Result<T>>) -> Result<T> {
+    /// Runs one call (the future `call` makes) and counts it.
+    ///
+    /// It takes a closure rather than the future itself: an async fn's
+    /// future holds a future argument twice (once as the argument, once
+    /// being awaited), and a call's future is a few kilobytes, copied on
+    /// every move.
+    async fn observe<T, F>(&self, call: impl FnOnce() -> F) -> Result<T>
+    where
+        F: Future<Output = Result<T>>,
+    {
         let start = Instant::now();
-        let r = call.await;
+        let r = call().await;
         self.record(start, r.as_ref().map(|_| ()), false);
         r
     }
@@ -516,11 +524,14 @@ impl<S: std::any::Any + Send> WithState<'_, S> {
         let codec = p.codec();
         if p.is_pure(export) && self.state.is_none() {
             let input = codec.encode(args)?;
-            let out = self.memo_bytes(export, &input).await?;
+            // Boxed: the memo cache's future is many kilobytes, and inline it
+            // would make every call's future as large, copied on every move
+            // (an executor's `block_on` moves it twice).
+            let out = Box::pin(self.memo_bytes(export, &input)).await?;
             return codec.decode(&out);
         }
         let module = p.current();
-        p.observe(module.with_state_opt(self.state).call(codec, export, args))
+        p.observe(|| module.with_state_opt(self.state).call(codec, export, args))
             .await
     }
 
@@ -532,10 +543,13 @@ impl<S: std::any::Any + Send> WithState<'_, S> {
     pub async fn call_bytes(self, export: &str, input: &[u8]) -> Result<Vec<u8>> {
         let p = self.plugin;
         if p.is_pure(export) && self.state.is_none() {
-            return self.memo_bytes(export, input).await.map(|b| b.to_vec());
+            // Boxed, as in `WithState::call`.
+            return Box::pin(self.memo_bytes(export, input))
+                .await
+                .map(|b| b.to_vec());
         }
         let module = p.current();
-        p.observe(module.with_state_opt(self.state).call_bytes(export, input))
+        p.observe(|| module.with_state_opt(self.state).call_bytes(export, input))
             .await
     }
 
@@ -551,7 +565,7 @@ impl<S: std::any::Any + Send> WithState<'_, S> {
     {
         let module = self.plugin.current();
         self.plugin
-            .observe(module.with_state_opt(self.state).call_typed(export, params))
+            .observe(|| module.with_state_opt(self.state).call_typed(export, params))
             .await
     }
 
@@ -563,7 +577,7 @@ impl<S: std::any::Any + Send> WithState<'_, S> {
     pub async fn call_values(self, export: &str, args: &[Value]) -> Result<Vec<Value>> {
         let module = self.plugin.current();
         self.plugin
-            .observe(module.with_state_opt(self.state).call_values(export, args))
+            .observe(|| module.with_state_opt(self.state).call_values(export, args))
             .await
     }
 
@@ -575,7 +589,7 @@ impl<S: std::any::Any + Send> WithState<'_, S> {
     pub async fn run(self, wasi: &WasiConfig) -> Result<RunOutput> {
         let module = self.plugin.current();
         self.plugin
-            .observe(module.with_state_opt(self.state).run(wasi))
+            .observe(|| module.with_state_opt(self.state).run(wasi))
             .await
     }
 
