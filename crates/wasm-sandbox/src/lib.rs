@@ -451,7 +451,7 @@ impl WasmSandboxBuilder {
     }
 }
 
-fn join_error(e: tokio::task::JoinError) -> Error {
+pub(crate) fn join_error(e: tokio::task::JoinError) -> Error {
     Error::Engine {
         reason: format!("a blocking task failed: {e}").into(),
     }

@@ -46,7 +46,9 @@ struct Inner {
     code: Code,
     counters: Counters,
     #[cfg(feature = "batch")]
-    batcher: parking_lot::Mutex<Option<Batcher>>,
+    /// An async lock: making a processor waits for its workers to build
+    /// their instances, which must not block an async thread.
+    batcher: tokio::sync::Mutex<Option<Batcher>>,
 }
 
 /// The code calls run on: compiled once, or tiered (a cell that a
@@ -94,7 +96,8 @@ pub struct PluginStats {
     /// Tier-ups and per-tier counters, when the plugin tiers.
     #[cfg(feature = "tiering")]
     pub tiering: Option<wasm_sandbox_tiering::TieringStats>,
-    /// The batch processor's counters, after the first batched call.
+    /// The batch processor's counters, after the first batched call (and
+    /// `None` while it is being made).
     #[cfg(feature = "batch")]
     pub batch: Option<wasm_sandbox_batch::BatchStats>,
 }
@@ -137,7 +140,7 @@ impl Plugin {
                 code,
                 counters: Counters::default(),
                 #[cfg(feature = "batch")]
-                batcher: parking_lot::Mutex::new(None),
+                batcher: tokio::sync::Mutex::new(None),
             }),
         }
     }
@@ -233,12 +236,13 @@ impl Plugin {
             #[cfg(feature = "tiering")]
             tiering: self.tiering().map(|t| t.stats()),
             #[cfg(feature = "batch")]
+            // `None` also while the first processor is being made.
             batch: self
                 .inner
                 .batcher
-                .lock()
-                .as_ref()
-                .map(|b| b.processor.stats()),
+                .try_lock()
+                .ok()
+                .and_then(|slot| slot.as_ref().map(|b| b.processor.stats())),
         }
     }
 
@@ -344,7 +348,7 @@ impl Plugin {
     {
         let codec = self.codec();
         let input = bytes::Bytes::from(codec.encode(args)?);
-        let (tier, processor) = self.batcher()?;
+        let (tier, processor) = self.batcher().await?;
         let start = Instant::now();
         let execute = async {
             processor
@@ -368,7 +372,7 @@ impl Plugin {
     /// The plugin's batch processor on the current tier, made on first use
     /// and again after a tier-up.
     #[cfg(feature = "batch")]
-    fn batcher(
+    async fn batcher(
         &self,
     ) -> Result<(
         Tier,
@@ -376,17 +380,23 @@ impl Plugin {
     )> {
         let module = self.module();
         let tier = module.tier();
-        let mut slot = self.inner.batcher.lock();
+        let mut slot = self.inner.batcher.lock().await;
         if let Some(b) = slot.as_ref()
             && b.tier == tier
         {
             return Ok((tier, Arc::clone(&b.processor)));
         }
+        // The workers instantiate the module before `new` returns: on a
+        // blocking thread, so that no async thread waits for them.
         let executor = crate::ModuleExecutor::new(module);
-        let processor = Arc::new(
-            wasm_sandbox_batch::BatchProcessor::new(executor, self.inner.shared.batching.clone())
-                .map_err(crate::batching::convert)?,
-        );
+        let config = self.inner.shared.batching.clone();
+        let processor = tokio::task::spawn_blocking(move || {
+            wasm_sandbox_batch::BatchProcessor::new(executor, config)
+        })
+        .await
+        .map_err(crate::join_error)?
+        .map_err(crate::batching::convert)?;
+        let processor = Arc::new(processor);
         *slot = Some(Batcher {
             tier,
             processor: Arc::clone(&processor),
