@@ -32,7 +32,7 @@ impl Default for BatchConfig {
             batch_size: 32,
             batch_timeout: Duration::from_millis(2),
             answer_hold: Duration::from_millis(2),
-            workers: std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+            workers: cores(),
             queue_capacity: 4096,
             overflow: OverflowPolicy::Reject,
         }
@@ -133,4 +133,11 @@ impl BatchConfig {
     pub fn get_overflow(&self) -> OverflowPolicy {
         self.overflow
     }
+}
+
+/// The machine's cores, read once (`available_parallelism` reads cgroup
+/// files on every call).
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, NonZeroUsize::get))
 }

@@ -271,7 +271,7 @@ impl Sandbox {
             .instantiate_pre(&module)
             .map_err(|e| Error::invalid_module(format!("cannot link the module: {e:#}")))?;
         // Idle instances hold pool slots: never keep more than half the pool.
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let cores = cores();
         let max_idle = match inner.pool_capacity {
             Some(slots) => (cores * 2).min((slots as usize / 2).max(1)),
             None => cores * 2,
@@ -323,6 +323,13 @@ fn define_unknown(
         })?;
     }
     Ok(())
+}
+
+/// The machine's cores, read once: `available_parallelism` reads cgroup
+/// files on every call, and every module load asks.
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
 }
 
 fn wasi_ctx(d: &mut StoreData) -> &mut wasmtime_wasi::p1::WasiP1Ctx {

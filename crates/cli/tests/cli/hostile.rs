@@ -5,7 +5,6 @@
 
 use std::io::Read;
 use std::process::{Output, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use super::{cli, command, guest, stderr_line};

@@ -13,7 +13,6 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
 use super::{command, guest};
