@@ -14,5 +14,6 @@
 //! A smoke test (`tests/smoke.rs`) runs every row with one round so none of them rot.
 
 pub mod callgrind;
+pub mod extism;
 pub mod plain;
 pub mod suite;

@@ -35,6 +35,17 @@ pub const HOSTILE_ABI_WAT: &str = include_str!("../wat/hostile_abi.wat");
 /// A guest that passes the host a block of its memory to read
 /// (`env.checksum(ptr, len) -> i32`), for the host-function rows.
 pub const HOST_READ_WAT: &str = include_str!("../wat/host_read.wat");
+
+/// The Extism-ABI guest of the `extism/*` rows (imports `extism:host/env`):
+/// `echo`, `upper` (ASCII upper-case), `compute` (`n` rounds of xorshift64).
+pub const EXTISM_BENCH_WAT: &str = include_str!("../wat/extism_bench.wat");
+/// `EXTISM_BENCH_WAT`'s twin in wasm-sandbox's ABI: the same exports and work.
+pub const EXTISM_BENCH_OURS_WAT: &str = include_str!("../wat/extism_bench_ours.wat");
+/// The Extism-ABI guest calling a host function that reads 1 KiB
+/// (`extism:host/user.checksum`) `k` times per call.
+pub const EXTISM_HOST_READ_WAT: &str = include_str!("../wat/extism_host_read.wat");
+/// `EXTISM_HOST_READ_WAT`'s twin in wasm-sandbox's ABI (`env.checksum`).
+pub const EXTISM_HOST_READ_OURS_WAT: &str = include_str!("../wat/extism_host_read_ours.wat");
 /// The plugin of the plugin-host example and tests (`c/plugin/plugin.c`):
 /// counters in the host's per-tenant key-value store, an async host lookup,
 /// a host checksum of guest memory.
@@ -76,6 +87,10 @@ mod tests {
             super::HOSTILE_WASI_WAT,
             super::HOSTILE_ABI_WAT,
             super::HOST_READ_WAT,
+            super::EXTISM_BENCH_WAT,
+            super::EXTISM_BENCH_OURS_WAT,
+            super::EXTISM_HOST_READ_WAT,
+            super::EXTISM_HOST_READ_OURS_WAT,
         ] {
             assert!(!super::wat(text).is_empty());
         }

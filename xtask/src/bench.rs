@@ -1,6 +1,12 @@
 //! `cargo xtask bench`: build the benchmark suite in release mode, run it with a progress
 //! bar, count instructions of the call rows under callgrind, and write the report.
 //!
+//! The `run/*` rows time whole processes of the `wasm-sandbox` CLI against `wasmtime run`
+//! 48.0.8: the xtask builds the CLI next to the suite (the test build's debug binary in a
+//! smoke run) and passes both binaries to the suite as `WASM_SANDBOX_CLI` and
+//! `WASMTIME_CLI`. `--peers` installs the peer with `cargo install` when it is missing;
+//! without it, or when it is not installed, the suite reports those rows as skipped.
+//!
 //! Writes into `target/bench/`: `report.md`, `report.json`, `ratios.svg` and one
 //! `row-NN-*.svg` per row (the harness's `Report::write_to_dir`), plus `suite.log` (the
 //! suite's own log) and `callgrind/` (raw callgrind dumps); a `--smoke` run writes into
@@ -49,13 +55,104 @@ pub(crate) struct BenchArgs {
     /// Skip the instruction counts under callgrind.
     #[arg(long)]
     no_callgrind: bool,
+    /// Install the peer CLI that the `run/*` rows compare against when it is missing:
+    /// wasmtime-cli 48.0.8 (`cargo install --locked`) into
+    /// ~/.cache/wasm-sandbox-peers/wasmtime-48.0.8; 10–20 minutes on 2 cores, once.
+    /// Without it an installed peer is still used (or the one `WASMTIME_CLI` names), and
+    /// the rows are reported as skipped when there is none.
+    #[arg(long)]
+    peers: bool,
+}
+
+/// The peer CLI's version: a copy of `wasm_sandbox_benches::suite::run::PEER_VERSION` (the
+/// xtask does not depend on the benches package, which pulls in wasmtime).
+const PEER_VERSION: &str = "48.0.8";
+
+/// The ids of the row sets that run the CLIs: a copy of `wasm_sandbox_benches::suite::run::sets`.
+const RUN_SETS: [&str; 3] = ["run/warm", "run/cold", "run/tier-auto"];
+
+/// Where `--peers` installs the peer (`cargo install --root`): `~/.cache/wasm-sandbox-peers/
+/// wasmtime-48.0.8`, as the suite expects.
+fn peer_root() -> Option<PathBuf> {
+    let home = std::env::var_os("HOME")?;
+    Some(
+        PathBuf::from(home)
+            .join(".cache")
+            .join("wasm-sandbox-peers")
+            .join(format!("wasmtime-{PEER_VERSION}")),
+    )
+}
+
+/// The `wasmtime` binary for the `run/*` rows: the one `WASMTIME_CLI` names, else the one
+/// installed under [`peer_root`], installed first with `--peers` when missing. `None` (and a
+/// note) when there is none: the suite then reports the rows as skipped.
+fn peer(cargo: &str, install: bool) -> Result<Option<PathBuf>, String> {
+    if let Some(p) = std::env::var_os("WASMTIME_CLI").filter(|p| !p.is_empty()) {
+        eprintln!(
+            "xtask bench: peer from WASMTIME_CLI: {}",
+            Path::new(&p).display()
+        );
+        return Ok(Some(PathBuf::from(p)));
+    }
+    let root = peer_root().ok_or("HOME is not set: cannot find the peer's directory")?;
+    let bin = root
+        .join("bin")
+        .join(format!("wasmtime{}", std::env::consts::EXE_SUFFIX));
+    if bin.is_file() {
+        return Ok(Some(bin));
+    }
+    if !install {
+        eprintln!(
+            "xtask bench: `wasmtime run` {PEER_VERSION} is not installed ({}): the run/* rows \
+             will be reported as skipped; `cargo xtask bench --peers` installs it",
+            bin.display()
+        );
+        return Ok(None);
+    }
+    eprintln!(
+        "xtask bench: installing wasmtime-cli {PEER_VERSION} into {} (--peers; 10–20 \
+         minutes on 2 cores, once)",
+        root.display()
+    );
+    // Its own temporary target directory: not the workspace's, which other builds share.
+    crate::run(
+        Command::new(cargo)
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_BUILD_TARGET_DIR")
+            .args([
+                "install",
+                "wasmtime-cli",
+                "--version",
+                PEER_VERSION,
+                "--locked",
+                "--root",
+            ])
+            .arg(&root),
+    )?;
+    if bin.is_file() {
+        Ok(Some(bin))
+    } else {
+        Err(format!(
+            "cargo install wasmtime-cli left no {}",
+            bin.display()
+        ))
+    }
+}
+
+/// Whether `--only` selects any of the `run/*` row sets (the suite's filter: the id contains
+/// one of the strings).
+fn runs_cli_rows(only: &[String]) -> bool {
+    only.is_empty()
+        || RUN_SETS
+            .iter()
+            .any(|id| only.iter().any(|o| id.contains(o.as_str())))
 }
 
 /// Builds the workspace's tests (`cargo test --workspace --no-run`, a no-op right after
-/// `cargo test --workspace`) and returns the `suite` binary built with them. Building it with
-/// `cargo build -p` instead would resolve features for that one package and rebuild the
-/// Cranelift stack once more.
-fn test_build_suite(cargo: &str, root: &Path) -> Result<PathBuf, String> {
+/// `cargo test --workspace`) and returns the `suite` binary built with them, and the
+/// `wasm-sandbox` CLI binary of the same build. Building them with `cargo build -p` instead
+/// would resolve features for one package and rebuild the Cranelift stack once more.
+fn test_build_suite(cargo: &str, root: &Path) -> Result<(PathBuf, PathBuf), String> {
     let output = Command::new(cargo)
         .current_dir(root)
         .args([
@@ -70,19 +167,26 @@ fn test_build_suite(cargo: &str, root: &Path) -> Result<PathBuf, String> {
     if !output.status.success() {
         return Err(format!("cargo test --no-run failed with {}", output.status));
     }
-    String::from_utf8_lossy(&output.stdout)
+    let text = String::from_utf8_lossy(&output.stdout);
+    let messages: Vec<serde_json::Value> = text
         .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .find(|m| {
-            m["reason"] == "compiler-artifact"
-                && m["target"]["name"] == "suite"
-                && m["profile"]["test"] == false
-                && m["target"]["kind"]
-                    .as_array()
-                    .is_some_and(|k| k.iter().any(|k| k == "bin"))
-        })
-        .and_then(|m| m["executable"].as_str().map(PathBuf::from))
-        .ok_or_else(|| "cargo test --no-run built no `suite` binary".to_owned())
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let bin = |name: &str| {
+        messages
+            .iter()
+            .find(|m| {
+                m["reason"] == "compiler-artifact"
+                    && m["target"]["name"] == name
+                    && m["profile"]["test"] == false
+                    && m["target"]["kind"]
+                        .as_array()
+                        .is_some_and(|k| k.iter().any(|k| k == "bin"))
+            })
+            .and_then(|m| m["executable"].as_str().map(PathBuf::from))
+            .ok_or_else(|| format!("cargo test --no-run built no `{name}` binary"))
+    };
+    Ok((bin("suite")?, bin("wasm-sandbox")?))
 }
 
 /// Runs `cargo xtask bench`.
@@ -99,9 +203,17 @@ pub(crate) fn run(root: &Path, args: &BenchArgs) -> Result<(), String> {
     std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
 
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let suite = if args.smoke {
-        eprintln!("xtask bench: using the suite binary of the test build (smoke run)");
-        test_build_suite(&cargo, root)?
+    let cli_rows = runs_cli_rows(&args.only);
+    // Installed first: `--peers` fails early, before a long build, if it cannot install.
+    let peer = if cli_rows {
+        peer(&cargo, args.peers)?
+    } else {
+        None
+    };
+    let (suite, cli) = if args.smoke {
+        eprintln!("xtask bench: using the suite and CLI binaries of the test build (smoke run)");
+        let (suite, cli) = test_build_suite(&cargo, root)?;
+        (suite, Some(cli))
     } else {
         eprintln!(
             "xtask bench: building the suite in release mode (the first build compiles wasmtime and takes several minutes)"
@@ -114,10 +226,34 @@ pub(crate) fn run(root: &Path, args: &BenchArgs) -> Result<(), String> {
             "--bin",
             "suite",
         ]))?;
-        target
-            .join("release")
-            .join(format!("suite{}", std::env::consts::EXE_SUFFIX))
+        let release = target.join("release");
+        let exe = |name: &str| release.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+        // A build of its own: one `cargo build` of both packages would unify their features
+        // and rebuild the suite's dependencies.
+        let cli = if cli_rows {
+            eprintln!("xtask bench: building the wasm-sandbox CLI in release mode");
+            crate::run(Command::new(&cargo).current_dir(root).args([
+                "build",
+                "--release",
+                "-p",
+                "wasm-sandbox-cli",
+                "--bin",
+                "wasm-sandbox",
+            ]))?;
+            Some(exe("wasm-sandbox"))
+        } else {
+            None
+        };
+        (exe("suite"), cli)
     };
+    let mut envs: Vec<(&str, PathBuf)> = Vec::new();
+    if let Some(cli) = cli {
+        envs.push(("WASM_SANDBOX_CLI", cli));
+    }
+    if let Some(peer) = peer {
+        envs.push(("WASMTIME_CLI", peer));
+    }
+    envs.extend(crate::extism::lib_env(&args.only));
 
     let mode = if args.smoke {
         "smoke"
@@ -128,7 +264,15 @@ pub(crate) fn run(root: &Path, args: &BenchArgs) -> Result<(), String> {
     };
     let raw = out.join("suite.json");
     let started = Instant::now();
-    run_suite(&suite, root, mode, &args.only, &raw, &out.join("suite.log"))?;
+    run_suite(
+        &suite,
+        root,
+        mode,
+        &args.only,
+        &envs,
+        &raw,
+        &out.join("suite.log"),
+    )?;
     let mut report = Report::load(&raw).map_err(|e| e.to_string())?;
     eprintln!("xtask bench: suite ran in {:.0?}", started.elapsed());
 
@@ -194,13 +338,14 @@ pub(crate) fn run(root: &Path, args: &BenchArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs the suite binary, turning its `@progress` lines into a progress bar and sending its
-/// log to `log`.
+/// Runs the suite binary with `envs` set, turning its `@progress` lines into a progress bar
+/// and sending its log to `log`.
 fn run_suite(
     suite: &Path,
     root: &Path,
     mode: &str,
     only: &[String],
+    envs: &[(&str, PathBuf)],
     raw: &Path,
     log: &Path,
 ) -> Result<(), String> {
@@ -212,6 +357,9 @@ fn run_suite(
         .arg(raw)
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log_file));
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
     for o in only {
         cmd.args(["--only", o]);
     }
@@ -408,7 +556,8 @@ fn total_ir(text: &str) -> Option<u64> {
         .max()
 }
 
-/// Prints the goals that were not met, so they stand out under the tables.
+/// Prints the goals that were not met and the rows that were skipped, so they stand out
+/// under the tables.
 fn summary(report: &Report) {
     let total = report.rows.iter().filter(|r| r.goal.is_some()).count();
     let missed: Vec<&Comparison> = report
@@ -424,6 +573,12 @@ fn summary(report: &Report) {
             row.verdict(),
             row.goal_text().unwrap_or_default()
         );
+    }
+    if !report.skipped.is_empty() {
+        println!("Skipped: {}", report.skipped.len());
+        for s in &report.skipped {
+            println!("  skipped: {} — {}", s.id, s.reason);
+        }
     }
 }
 

@@ -3,8 +3,9 @@
 //! * `guests`: rebuild the C guests under `guests/c/` with Debian's clang for
 //!   wasm32-wasi (the built `.wasm` files are committed, so tests never need
 //!   clang).
-//! * `bench [--quick | --smoke] [--baseline NAME] [--save-baseline NAME]`: build and run
-//!   the benchmark suite in release mode (`--smoke`: the test build, tiny sizes); write
+//! * `bench [--quick | --smoke] [--peers] [--baseline NAME] [--save-baseline NAME]`: build
+//!   and run the benchmark suite in release mode (`--smoke`: the test build, tiny sizes;
+//!   `--peers`: install the `wasmtime` CLI the `run/*` rows compare against); write
 //!   `target/bench/report.{md,json}` and SVG charts.
 //! * `fuzz [TARGET] [--seconds N]`: run one cargo-fuzz target, or every
 //!   target for N seconds each, under AddressSanitizer; fails on a crash.
@@ -15,6 +16,7 @@ use std::process::{Command, ExitCode};
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod extism;
 mod fuzz;
 mod guests;
 mod tidy;

@@ -111,6 +111,11 @@ fn main() -> ExitCode {
         eprintln!("suite: cannot write {}: {e}", args.out.display());
         return ExitCode::FAILURE;
     }
+    for s in &report.skipped {
+        // On stdout, which the xtask shows, and in the log.
+        println!("suite: skipped {}: {}", s.id, s.reason);
+        eprintln!("suite: skipped {}: {}", s.id, s.reason);
+    }
     eprintln!(
         "suite: {} rows in {:.1?}, written to {}",
         report.rows.len(),

@@ -4,7 +4,7 @@
 //! naive approach, or a peer runtime) measured interleaved in the same run by
 //! [`wasm_sandbox_bench::compare`]; the row's ratio is the median of the per-round speedups.
 //! A [`RowSet`] is one function producing one or more related rows; [`sets`] lists them all,
-//! in report order, and [`run`] runs them into a [`Report`].
+//! in report order, and [`run()`] runs them into a [`Report`].
 //!
 //! [`Mode`] scales the effort: [`Mode::Smoke`] runs each row once with tiny inputs (the test
 //! in `tests/smoke.rs`), [`Mode::Quick`] is `cargo xtask bench --quick` (under 3 minutes on
@@ -24,6 +24,7 @@ pub mod memo;
 pub mod mempool;
 pub mod peers;
 pub mod plugin;
+pub mod run;
 pub mod sqlite;
 pub mod tiering;
 
@@ -178,12 +179,39 @@ pub fn sets() -> Vec<RowSet> {
     all.extend(tiering::sets());
     all.extend(sqlite::sets());
     all.extend(peers::sets());
+    all.extend(crate::extism::sets());
+    all.extend(run::sets());
     all
+}
+
+/// The error a row set returns when it cannot run on this machine (a peer runtime that is
+/// not installed): [`run()`] records it in the report's `skipped` list, with the reason,
+/// instead of counting it as a failure. Build one with [`skip`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skip(pub String);
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "skipped: {}", self.0)
+    }
+}
+
+impl std::error::Error for Skip {}
+
+/// A [`Skip`] with `reason`, as a row set's error.
+pub fn skip(reason: impl Into<String>) -> BoxError {
+    Box::new(Skip(reason.into()))
+}
+
+/// The reason, when `e` is a [`Skip`].
+pub fn skipped(e: &BoxError) -> Option<&str> {
+    e.downcast_ref::<Skip>().map(|s| s.0.as_str())
 }
 
 /// Runs the row sets whose id contains one of `only` (all of them when `only` is empty),
 /// calling `progress(done, total, id)` before each set and once at the end with `id = ""`.
-/// A set that fails is reported in the returned error list and skipped; the others still run.
+/// A set that fails is reported in the returned error list; the others still run. A set that
+/// returns a [`Skip`] is listed in the report's `skipped` entries, not as a failure.
 pub fn run(
     ctx: &Ctx,
     only: &[String],
@@ -206,7 +234,12 @@ pub fn run(
                     report.push_row(row);
                 }
             }
-            Err(e) => failures.push((set.id.to_owned(), e.to_string())),
+            Err(e) => match skipped(&e) {
+                Some(reason) => {
+                    report.push_skipped(set.id, reason);
+                }
+                None => failures.push((set.id.to_owned(), e.to_string())),
+            },
         }
     }
     progress(chosen.len(), chosen.len(), "");

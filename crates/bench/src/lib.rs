@@ -92,5 +92,5 @@ pub use render::{
     render_case_distribution_svg, render_diff_markdown, render_diff_terminal, render_markdown,
     render_ratio_svg, render_row_distribution_svg, render_terminal,
 };
-pub use report::{Machine, Metadata, Phase, Report, SCHEMA_VERSION};
+pub use report::{Machine, Metadata, Phase, Report, SCHEMA_VERSION, Skipped};
 pub use stats::{Statistics, percentile_sorted};

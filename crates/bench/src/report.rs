@@ -172,6 +172,20 @@ pub struct Report {
     /// Single-function cases.
     #[serde(default)]
     pub cases: Vec<CaseResult>,
+    /// Rows that could not run here, each with the reason (a peer runtime that is not
+    /// installed, say). Renderers list them after the sections, so a missing row is never
+    /// mistaken for a passing one.
+    #[serde(default)]
+    pub skipped: Vec<Skipped>,
+}
+
+/// Rows that a run left out, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    /// What was skipped: a row set's id, a row key.
+    pub id: String,
+    /// Why, and what to do to run it.
+    pub reason: String,
 }
 
 impl Report {
@@ -182,6 +196,7 @@ impl Report {
             metadata: Metadata::collect(title),
             rows: Vec::new(),
             cases: Vec::new(),
+            skipped: Vec::new(),
         }
     }
 
@@ -197,7 +212,16 @@ impl Report {
         self
     }
 
-    /// Whether there are neither rows nor cases.
+    /// Records rows that were not run, with the reason.
+    pub fn push_skipped(&mut self, id: impl Into<String>, reason: impl Into<String>) -> &mut Self {
+        self.skipped.push(Skipped {
+            id: id.into(),
+            reason: reason.into(),
+        });
+        self
+    }
+
+    /// Whether there are neither rows nor cases (skipped entries do not count).
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty() && self.cases.is_empty()

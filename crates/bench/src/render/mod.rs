@@ -64,6 +64,7 @@ fn report_blocks(report: &Report) -> Vec<Block> {
     let mut blocks = vec![Block::Heading(1, m.title.clone()), Block::List(meta)];
     if report.is_empty() {
         blocks.push(Block::Text("No results recorded.".to_owned()));
+        skipped_blocks(report, &mut blocks);
         return blocks;
     }
     if !report.rows.is_empty() {
@@ -95,7 +96,23 @@ fn report_blocks(report: &Report) -> Vec<Block> {
             blocks.push(Block::Table(cases_table(&cases)));
         }
     }
+    skipped_blocks(report, &mut blocks);
     blocks
+}
+
+/// The "Skipped" section: one item per entry of `report.skipped`, nothing when none.
+fn skipped_blocks(report: &Report, blocks: &mut Vec<Block>) {
+    if report.skipped.is_empty() {
+        return;
+    }
+    blocks.push(Block::Heading(2, "Skipped".to_owned()));
+    blocks.push(Block::List(
+        report
+            .skipped
+            .iter()
+            .map(|s| format!("{}: {}", s.id, s.reason))
+            .collect(),
+    ));
 }
 
 /// A side's median, with throughput when the row has a work size.

@@ -10,6 +10,7 @@ fn report(rows: Vec<Comparison>) -> Report {
         metadata: metadata("r"),
         rows,
         cases: Vec::new(),
+        skipped: Vec::new(),
     }
 }
 

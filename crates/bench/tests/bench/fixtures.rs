@@ -29,6 +29,7 @@ pub(crate) fn empty() -> Report {
         metadata: metadata("empty"),
         rows: Vec::new(),
         cases: Vec::new(),
+        skipped: Vec::new(),
     }
 }
 
@@ -108,5 +109,6 @@ pub(crate) fn full() -> Report {
         metadata: metadata("full"),
         rows,
         cases: vec![case("sum 4 KiB", "call", 1500.0), case("startup", "", 3e6)],
+        skipped: Vec::new(),
     }
 }

@@ -131,6 +131,25 @@ fn terminal_empty() {
     assert!(text.contains("No results recorded."));
 }
 
+#[test]
+fn skipped_rows_are_listed_after_the_sections() {
+    let mut r = full();
+    assert!(!render_markdown(&r).contains("## Skipped"));
+    r.push_skipped("run/warm start", "no peer: run `cargo xtask bench --peers`");
+    let md = render_markdown(&r);
+    let at = md.find("## Skipped\n").expect("a Skipped section");
+    assert!(md[at..].contains("- run/warm start: no peer: run `cargo xtask bench --peers`"));
+    assert!(at > md.find("## compile").unwrap());
+    assert!(render_terminal(&r).contains("run/warm start: no peer"));
+    let back = Report::from_json(&r.to_json()).unwrap();
+    assert_eq!(back.skipped, r.skipped);
+
+    let mut e = empty();
+    e.push_skipped("run/cold", "why");
+    let md = render_markdown(&e);
+    assert!(md.contains("No results recorded.") && md.contains("- run/cold: why"));
+}
+
 /// Char index of `pat` in `line`, if any.
 fn char_pos(line: &str, pat: &str) -> Option<usize> {
     line.find(pat).map(|b| line[..b].chars().count())
