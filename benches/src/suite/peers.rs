@@ -5,9 +5,10 @@
 //! first call. The ratio reads as usual: above 1, wasm-sandbox is faster; below 1, the peer
 //! wins, and the report says so.
 //!
-//! Extism and Wasmer are not measured: Wasmer's crates pull in their own compiler backends
-//! (LLVM or a second Cranelift) and Extism embeds its own wasmtime version, so each would
-//! roughly double the release build of this package for the CI smoke run.
+//! Extism is measured in its own section (`benches/src/extism.rs`): its prebuilt runtime
+//! (`libextism_sys.so` from PyPI `extism-sys`) is loaded at run time, so it costs no build.
+//! Wasmer is not measured: its crates pull in their own compiler backends (LLVM or a second
+//! Cranelift), which would roughly double the release build of this package.
 
 use std::hint::black_box;
 
