@@ -398,7 +398,10 @@ fn main() -> ExitCode {
         output::report(&format!("wasm-sandbox: internal error: {text}"));
     }));
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
+    // One thread: a command runs one guest, whose async steps need no second
+    // worker (blocking work goes to the blocking pool, tier-ups to their own
+    // thread); a multi-thread runtime spawned two workers for nothing.
+    let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
