@@ -39,7 +39,7 @@ use crate::plain::BoxError;
 use crate::suite::{Ctx, RowResult, RowSet, Scale, fmt_ns, note, skip};
 
 /// The Extism version the rows are for.
-pub const EXTISM_VERSION: &str = "1.41.0";
+pub use wasm_sandbox_bench::peers::EXTISM_VERSION;
 /// The environment variable naming `libextism_sys.so`.
 pub const LIB_ENV: &str = "EXTISM_LIB";
 
@@ -53,13 +53,7 @@ pub fn sets() -> Vec<RowSet> {
 
 /// Where `cargo xtask bench` puts the unpacked wheel's library.
 fn cached_lib() -> Option<PathBuf> {
-    let home = std::env::var_os("HOME")?;
-    Some(
-        PathBuf::from(home)
-            .join(".cache/wasm-sandbox-peers")
-            .join(format!("extism-sys-{EXTISM_VERSION}"))
-            .join("extism_sys/libextism_sys.so"),
-    )
+    Some(wasm_sandbox_bench::peers::extism_dir()?.join("extism_sys/libextism_sys.so"))
 }
 
 /// The loaded library, or a [`Skip`](crate::suite::Skip) saying how to get it.

@@ -19,6 +19,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
+use wasm_sandbox_bench::peers::{WASMTIME_CLI_VERSION as PEER_VERSION, wasmtime_root as peer_root};
 use wasm_sandbox_bench::{Comparison, DiffConfig, Direction, Phase, Report};
 
 /// Options of `cargo xtask bench`.
@@ -64,24 +65,8 @@ pub(crate) struct BenchArgs {
     peers: bool,
 }
 
-/// The peer CLI's version: a copy of `wasm_sandbox_benches::suite::run::PEER_VERSION` (the
-/// xtask does not depend on the benches package, which pulls in wasmtime).
-const PEER_VERSION: &str = "48.0.8";
-
 /// The ids of the row sets that run the CLIs: a copy of `wasm_sandbox_benches::suite::run::sets`.
 const RUN_SETS: [&str; 3] = ["run/warm", "run/cold", "run/tier-auto"];
-
-/// Where `--peers` installs the peer (`cargo install --root`): `~/.cache/wasm-sandbox-peers/
-/// wasmtime-48.0.8`, as the suite expects.
-fn peer_root() -> Option<PathBuf> {
-    let home = std::env::var_os("HOME")?;
-    Some(
-        PathBuf::from(home)
-            .join(".cache")
-            .join("wasm-sandbox-peers")
-            .join(format!("wasmtime-{PEER_VERSION}")),
-    )
-}
 
 /// The `wasmtime` binary for the `run/*` rows: the one `WASMTIME_CLI` names, else the one
 /// installed under [`peer_root`], installed first with `--peers` when missing. `None` (and a

@@ -12,9 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The Extism version: a copy of `wasm_sandbox_benches::extism::EXTISM_VERSION` (the xtask
-/// does not depend on the benches package).
-const VERSION: &str = "1.41.0";
+use wasm_sandbox_bench::peers::EXTISM_VERSION as VERSION;
 
 /// The environment variable the suite reads the library's path from.
 const LIB_ENV: &str = "EXTISM_LIB";
@@ -60,11 +58,7 @@ pub(crate) fn lib_env(only: &[String]) -> Option<(&'static str, PathBuf)> {
 
 /// The cached library, downloading and unpacking the wheel first when it is missing.
 fn fetch() -> Result<PathBuf, String> {
-    let home = std::env::var_os("HOME").ok_or("HOME is not set")?;
-    let dir = PathBuf::from(home)
-        .join(".cache")
-        .join("wasm-sandbox-peers")
-        .join(format!("extism-sys-{VERSION}"));
+    let dir = wasm_sandbox_bench::peers::extism_dir().ok_or("HOME is not set")?;
     let lib = dir.join(LIB_IN_WHEEL);
     if lib.is_file() {
         return Ok(lib);

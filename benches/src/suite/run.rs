@@ -33,7 +33,9 @@ use super::{Ctx, RowResult, RowSet, Scale, fmt_ns, skip};
 use crate::plain::BoxError;
 
 /// The wasmtime CLI version the rows compare against: the wasmtime the sandbox uses.
-pub const PEER_VERSION: &str = "48.0.8";
+pub use wasm_sandbox_bench::peers::WASMTIME_CLI_VERSION as PEER_VERSION;
+/// Where `cargo xtask bench --peers` installs the peer (its binary is `bin/wasmtime` under it).
+pub use wasm_sandbox_bench::peers::wasmtime_root as peer_root;
 /// The environment variable naming the `wasmtime` binary.
 pub const PEER_ENV: &str = "WASMTIME_CLI";
 /// The environment variable naming the `wasm-sandbox` binary.
@@ -65,18 +67,6 @@ pub fn sets() -> Vec<RowSet> {
             run: tier_auto,
         },
     ]
-}
-
-/// Where `cargo xtask bench --peers` installs the peer: `~/.cache/wasm-sandbox-peers/
-/// wasmtime-48.0.8` (its binary is `bin/wasmtime` under it).
-pub fn peer_root() -> Option<PathBuf> {
-    let home = std::env::var_os("HOME")?;
-    Some(
-        PathBuf::from(home)
-            .join(".cache")
-            .join("wasm-sandbox-peers")
-            .join(format!("wasmtime-{PEER_VERSION}")),
-    )
 }
 
 fn exe(name: &str) -> String {

@@ -71,6 +71,7 @@ mod case;
 mod compare;
 mod error;
 mod measure;
+pub mod peers;
 mod render;
 mod report;
 mod stats;
