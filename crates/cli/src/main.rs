@@ -351,6 +351,7 @@ fn flag_for(resource: Resource) -> Option<&'static str> {
         Resource::FunctionBodyBytes => "--max-function-size",
         Resource::CodeBytes => "--max-code-size",
         Resource::Locals => "--max-locals",
+        Resource::Imports => "--max-imports",
         _ => return None,
     })
 }

@@ -138,6 +138,10 @@ pub(crate) struct Opts {
     #[arg(long, value_name = "N",
           default_value_t = CompileLimits::default().max_locals)]
     pub(crate) max_locals: u64,
+    /// Most imports (of every kind) a module may have.
+    #[arg(long, value_name = "N",
+          default_value_t = CompileLimits::default().max_imports)]
+    pub(crate) max_imports: u32,
     /// Open a host directory to the guest: HOST, or HOST::GUEST to give it
     /// another name inside; `:ro` at the end makes it read-only (the guest
     /// can neither write, create nor remove anything in it).
@@ -248,6 +252,7 @@ impl Opts {
             max_function_body_bytes: host_size("--max-function-size", self.max_function_size)?,
             max_code_bytes: host_size("--max-code-size", self.max_code_size)?,
             max_locals: self.max_locals,
+            max_imports: self.max_imports,
         };
         let mut perf = wasm_sandbox::PerformanceConfig::default();
         let mut builder = WasmSandbox::builder();
@@ -312,5 +317,6 @@ mod tests {
         assert_eq!(o.max_function_size, Size::of(c.max_function_body_bytes));
         assert_eq!(o.max_code_size, Size::of(c.max_code_bytes));
         assert_eq!(o.max_locals, c.max_locals);
+        assert_eq!(o.max_imports, c.max_imports);
     }
 }

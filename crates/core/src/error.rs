@@ -212,6 +212,8 @@ pub enum Resource {
     CodeBytes,
     /// Locals declared by all function bodies (`CompileLimits::max_locals`).
     Locals,
+    /// Imports of a module (`CompileLimits::max_imports`).
+    Imports,
 }
 
 impl std::fmt::Display for Resource {
@@ -226,6 +228,7 @@ impl std::fmt::Display for Resource {
             Resource::FunctionBodyBytes => "function body size",
             Resource::CodeBytes => "code size",
             Resource::Locals => "local count",
+            Resource::Imports => "import count",
         })
     }
 }

@@ -28,6 +28,8 @@ pub struct ModuleShape {
     pub module_bytes: usize,
     /// Functions the module defines (imported functions are not counted).
     pub functions: u32,
+    /// Imports of every kind.
+    pub imports: u32,
     /// Bytes of all function bodies together (each body with its locals
     /// declarations, without its size prefix).
     pub code_bytes: usize,
@@ -107,11 +109,12 @@ fn check(resource: Resource, requested: usize, limit: usize) -> Result<()> {
     Ok(())
 }
 
+fn malformed(e: wasmparser::BinaryReaderError) -> Error {
+    Error::invalid_module(format!("malformed module structure: {e}"))
+}
+
 fn scan_binary(wasm: &[u8], limits: &CompileLimits) -> Result<ModuleShape> {
     check_module_bytes(wasm.len(), limits)?;
-    let malformed = |e: wasmparser::BinaryReaderError| {
-        Error::invalid_module(format!("malformed module structure: {e}"))
-    };
     let mut shape = ModuleShape {
         module_bytes: wasm.len(),
         ..ModuleShape::default()
@@ -131,6 +134,9 @@ fn scan_binary(wasm: &[u8], limits: &CompileLimits) -> Result<ModuleShape> {
                 return Err(Error::invalid_module(
                     "expected a WebAssembly module but was given a WebAssembly component",
                 ));
+            }
+            Payload::ImportSection(imports) => {
+                shape.imports = count_imports(imports, limits)?;
             }
             Payload::FunctionSection(functions) => {
                 check_functions(functions.count(), limits)?;
@@ -179,6 +185,39 @@ fn scan_binary(wasm: &[u8], limits: &CompileLimits) -> Result<ModuleShape> {
     Err(Error::invalid_module("malformed module structure: no end"))
 }
 
+/// The imports of the section (a compact group counts each of its items),
+/// or the limit error as soon as the count passes `max_imports`.
+fn count_imports(
+    section: wasmparser::ImportSectionReader<'_>,
+    limits: &CompileLimits,
+) -> Result<u32> {
+    let max = limits.max_imports;
+    let over = |n: u64| {
+        Err(Error::LimitExceeded {
+            resource: Resource::Imports,
+            requested: n,
+            limit: max.into(),
+        })
+    };
+    // The entry count bounds the groups; refuse at once when it alone is over.
+    if section.count() > max {
+        return over(section.count().into());
+    }
+    let mut n: u64 = 0;
+    for group in section {
+        n += match group.map_err(malformed)? {
+            wasmparser::Imports::Single(..) => 1,
+            wasmparser::Imports::Compact1 { items, .. } => items.count().into(),
+            wasmparser::Imports::Compact2 { names, .. } => names.count().into(),
+        };
+        if n > u64::from(max) {
+            return over(n);
+        }
+    }
+    // At most `max`, a `u32`.
+    Ok(n as u32)
+}
+
 fn check_functions(count: u32, limits: &CompileLimits) -> Result<()> {
     if count > limits.max_functions {
         return Err(Error::LimitExceeded {
@@ -214,6 +253,7 @@ mod tests {
                 code_bytes: 3 * 7,
                 largest_function_body: 7,
                 locals: 0,
+                imports: 0,
             }
         );
         assert_eq!(
@@ -225,6 +265,46 @@ mod tests {
         );
     }
 
+    /// Imports of every kind count, and a module over the limit is refused
+    /// before wasmtime sees it: 200,000 function imports (2.3 MB) cost
+    /// wasmtime 130 MB and 0.3 s before it refused the first unknown name.
+    #[test]
+    fn imports_are_counted_and_limited() {
+        let wat = r#"(module
+            (import "m" "f" (func))
+            (import "m" "g" (global i32))
+            (import "m" "mem" (memory 1)))"#;
+        let limits = |max_imports| CompileLimits {
+            max_imports,
+            ..CompileLimits::default()
+        };
+        assert_eq!(check_module(wat.as_bytes(), &limits(3)).unwrap().imports, 3);
+        assert!(matches!(
+            check_module(wat.as_bytes(), &limits(2)),
+            Err(Error::LimitExceeded {
+                resource: Resource::Imports,
+                requested: 3,
+                limit: 2
+            })
+        ));
+        // A section that claims more entries than the limit is refused on
+        // its count, before a name is read.
+        let mut imports = vec![0xc0, 0x9a, 0x0c]; // 200,000 as LEB128
+        imports.extend(std::iter::repeat_n(0u8, 16));
+        let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+        wasm.push(2);
+        wasm.push(imports.len() as u8);
+        wasm.extend(&imports);
+        assert!(matches!(
+            check_module(&wasm, &CompileLimits::default()),
+            Err(Error::LimitExceeded {
+                resource: Resource::Imports,
+                requested: 200_000,
+                limit: 10_000
+            })
+        ));
+    }
+
     #[test]
     fn each_limit_is_inclusive() {
         let wasm = module(3, 5);
@@ -234,6 +314,7 @@ mod tests {
             max_function_body_bytes: 7,
             max_code_bytes: 21,
             max_locals: 0,
+            max_imports: 0,
         };
         check_module(&wasm, &exact).unwrap();
         for (limits, resource, requested) in [

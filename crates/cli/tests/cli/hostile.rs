@@ -252,7 +252,7 @@ fn each_limit_flag_reaches_its_limit_and_names_itself() {
     // A module already in the cache is held to the limits too.
     let out = cli(&["compile", &abi, "--cache-dir", cache]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let cases: [(&[&str], &str); 9] = [
+    let cases: [(&[&str], &str); 10] = [
         (
             &[
                 "call",
@@ -304,6 +304,7 @@ fn each_limit_flag_reaches_its_limit_and_names_itself() {
             "--max-result-size",
         ),
         (&["run", &hello, "--max-functions", "1"], "--max-functions"),
+        (&["run", &hello, "--max-imports", "3"], "--max-imports"),
         (
             &[
                 "compile",
@@ -367,6 +368,7 @@ fn each_limit_flag_reaches_its_limit_and_names_itself() {
             "--max-functions",
             "--max-function-size",
             "--max-code-size",
+            "--max-imports",
         ] {
             let at = help
                 .find(&format!("{flag} <"))

@@ -83,6 +83,7 @@ fn unlimited() -> CompileLimits {
         max_function_body_bytes: usize::MAX,
         max_code_bytes: usize::MAX,
         max_locals: u64::MAX,
+        max_imports: u32::MAX,
     }
 }
 
