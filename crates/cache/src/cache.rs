@@ -1,5 +1,6 @@
 //! [`CompilationCache`] and its [`CacheConfig`].
 
+use std::borrow::Cow;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -338,6 +339,30 @@ impl CompilationCache {
         settings: &CompileSettings,
     ) -> Result<Module, CacheError> {
         debug_assert_eq!(*digest, WasmDigest::of(wasm), "digest of other wasm bytes");
+        self.get_or_compile_with(engine, digest, settings, || {
+            Ok::<_, CacheError>(Cow::Borrowed(wasm))
+        })
+    }
+
+    /// [`get_or_compile_digest`](Self::get_or_compile_digest) for wasm that is costly to
+    /// produce and derived from something the caller can name: the bytes come from
+    /// `wasm`, which runs only on a miss of both layers (once per key in this process:
+    /// concurrent callers wait for it). `digest` and `settings` are the key, and must
+    /// identify the bytes `wasm` would produce: a pre-initialized snapshot is filed under
+    /// its original module's digest with the init step in `settings`, so a restarted
+    /// process finds it without producing it again.
+    ///
+    /// # Errors
+    ///
+    /// `wasm`'s own error, unchanged, or a [`CacheError`] (converted) as from
+    /// [`get_or_compile`](Self::get_or_compile). Nothing is stored when either fails.
+    pub fn get_or_compile_with<'w, E: From<CacheError>>(
+        &self,
+        engine: &Engine,
+        digest: &WasmDigest,
+        settings: &CompileSettings,
+        wasm: impl FnOnce() -> Result<Cow<'w, [u8]>, E>,
+    ) -> Result<Module, E> {
         let key = CacheKey::from_digest(engine, digest, settings);
         if let Some(module) = self.memory.get(&key) {
             bump(
@@ -361,7 +386,7 @@ impl CompilationCache {
                 Ok(module)
             }
             None => {
-                let result = self.load_or_compile(engine, wasm, &key);
+                let result = self.load_or_compile(engine, &key, wasm);
                 if let Ok(module) = &result {
                     *filled = Some(module.clone());
                     let evicted = self.memory.insert(key, module.clone());
@@ -403,12 +428,12 @@ impl CompilationCache {
         self.memory.contains(&key) || self.disk.as_ref().is_some_and(|d| d.contains(&key))
     }
 
-    fn load_or_compile(
+    fn load_or_compile<'w, E: From<CacheError>>(
         &self,
         engine: &Engine,
-        wasm: &[u8],
         key: &CacheKey,
-    ) -> Result<Module, CacheError> {
+        wasm: impl FnOnce() -> Result<Cow<'w, [u8]>, E>,
+    ) -> Result<Module, E> {
         if let Some(disk) = &self.disk
             && let Some(module) = self.load_from_disk(disk, engine, key)
         {
@@ -416,6 +441,8 @@ impl CompilationCache {
         }
 
         bump(&self.counters.misses, "wasm_sandbox_cache_misses_total", 1);
+        let wasm = wasm()?;
+        let wasm = &*wasm;
         let start = Instant::now();
         let compiled = Module::new(engine, wasm);
         time(
@@ -438,7 +465,7 @@ impl CompilationCache {
                 } else {
                     format!("{e:#}")
                 };
-                return Err(CacheError::Compile { message });
+                return Err(CacheError::Compile { message }.into());
             }
         };
         bump(

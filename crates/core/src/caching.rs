@@ -70,6 +70,37 @@ impl Sandbox {
         self.adopt(module, *digest.as_bytes())
     }
 
+    /// [`Sandbox::compile_preinitialized`] through `cache`: the snapshot's
+    /// artifact is filed under the original module's digest, this sandbox's
+    /// tier and the init step's [`PreInit::key`](crate::PreInit::key) (its
+    /// kind, export and argument), so a process that finds it (a restarted
+    /// one, with a disk cache) loads the snapshot without running the init
+    /// step ([`MetricsSnapshot::preinits`](crate::MetricsSnapshot::preinits)
+    /// stays 0). Concurrent calls for one key in a process run the step
+    /// once. Nothing is stored when the step fails.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sandbox::compile_preinitialized`], plus [`Error::Io`] when the
+    /// cache cannot be read or written.
+    #[cfg(feature = "preinit")]
+    pub fn compile_preinitialized_cached(
+        &self,
+        cache: &CompilationCache,
+        wasm: &[u8],
+        init: &crate::PreInit,
+    ) -> Result<Module> {
+        check_module(wasm, &self.config().compile_limits)?;
+        let digest = WasmDigest::of(wasm);
+        let key = blake3::Hash::from_bytes(init.key());
+        let settings =
+            CompileSettings::new(self.tier().name()).with("preinit", key.to_hex().as_str());
+        let module = cache.get_or_compile_with(self.engine(), &digest, &settings, || {
+            self.preinitialize(wasm, init).map(std::borrow::Cow::Owned)
+        })?;
+        self.adopt(module, init.snapshot_id(digest.as_bytes()))
+    }
+
     /// Whether `cache` holds this sandbox's artifact of the wasm with
     /// `digest`.
     pub fn is_cached(&self, cache: &CompilationCache, digest: &WasmDigest) -> bool {

@@ -165,6 +165,18 @@ pub enum Error {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 
+    /// The module cannot be pre-initialized as asked
+    /// ([`Sandbox::preinitialize`](crate::Sandbox::preinitialize)): it
+    /// imports a memory, table or global, mutates a table, has a mutable
+    /// reference-typed global, lacks the init export, or its init step
+    /// called a host function (whose state a snapshot cannot carry). A trap,
+    /// timeout or limit during the init step is its own variant.
+    #[error("cannot pre-initialize the module: {reason}")]
+    Preinit {
+        /// What stands in the way.
+        reason: Box<str>,
+    },
+
     /// The configuration is inconsistent.
     #[error("invalid configuration: {reason}")]
     Config {
@@ -347,9 +359,9 @@ impl Error {
     /// the CLI's exit codes.
     pub fn class(&self) -> ErrorClass {
         match self {
-            Error::InvalidModule { .. } | Error::ImportNotAllowed { .. } => {
-                ErrorClass::InvalidModule
-            }
+            Error::InvalidModule { .. }
+            | Error::ImportNotAllowed { .. }
+            | Error::Preinit { .. } => ErrorClass::InvalidModule,
             Error::MissingExport { .. }
             | Error::SignatureMismatch { .. }
             | Error::Config { .. } => ErrorClass::Usage,

@@ -46,6 +46,8 @@ mod engine;
 mod error;
 mod host;
 mod metrics;
+#[cfg(feature = "preinit")]
+mod preinit;
 mod prescan;
 mod sandbox;
 mod store;
@@ -59,9 +61,11 @@ pub use engine::{EPOCH_TICK, build_engine, pool_slots, wasmtime_config};
 pub use error::{Error, ErrorClass, Resource, Result, TrapCode};
 pub use host::{GuestMemory, HostContext, HostFunctions, HostParams, HostSet, HostSetup};
 pub use metrics::{LatencySummary, Metrics, MetricsSnapshot};
+#[cfg(feature = "preinit")]
+pub use preinit::PreInit;
 pub use prescan::{ModuleShape, check_module};
 pub use sandbox::{
-    CallObserver, Instance, Module, RunOutput, Sandbox, Signature, TypedFunction, Value, ValueType,
+    CallObserver, Instance, Isolation, Module, RunOutput, Sandbox, Signature, TypedFunction, Value, ValueType,
     WithState, timeout_resolution,
 };
 pub use store::{CapturedOutput, StoreData};

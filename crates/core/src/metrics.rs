@@ -19,6 +19,8 @@ pub struct Metrics {
     errors: AtomicU64,
     traps: AtomicU64,
     timeouts: AtomicU64,
+    preinits: AtomicU64,
+    preinit_nanos: AtomicU64,
     instantiate_latency: Mutex<Histogram<u64>>,
     call_latency: Mutex<Histogram<u64>>,
 }
@@ -61,6 +63,12 @@ pub struct MetricsSnapshot {
     pub timeouts: u64,
     /// Call latency.
     pub call: LatencySummary,
+    /// Pre-initializations run ([`Sandbox::preinitialize`](crate::Sandbox::preinitialize)):
+    /// init steps that ran to a snapshot. A snapshot found in a cache runs none.
+    pub preinits: u64,
+    /// Total time spent pre-initializing (compiling the instrumented module,
+    /// the init step, the snapshot), in microseconds.
+    pub preinit_time_us: u64,
 }
 
 /// A latency histogram: 1 ns to 1 hour, 3 significant digits, when
@@ -106,6 +114,8 @@ impl Metrics {
             errors: AtomicU64::new(0),
             traps: AtomicU64::new(0),
             timeouts: AtomicU64::new(0),
+            preinits: AtomicU64::new(0),
+            preinit_nanos: AtomicU64::new(0),
             instantiate_latency: Mutex::new(histogram(enabled)),
             call_latency: Mutex::new(histogram(enabled)),
         }
@@ -126,6 +136,17 @@ impl Metrics {
         self.compile_nanos.fetch_add(nanos(took), Ordering::Relaxed);
         metrics::counter!("wasm_sandbox_compiles_total").increment(1);
         metrics::histogram!("wasm_sandbox_compile_seconds").record(took.as_secs_f64());
+    }
+
+    /// Records one pre-initialization.
+    pub fn record_preinit(&self, took: Duration) {
+        if !self.enabled {
+            return;
+        }
+        self.preinits.fetch_add(1, Ordering::Relaxed);
+        self.preinit_nanos.fetch_add(nanos(took), Ordering::Relaxed);
+        metrics::counter!("wasm_sandbox_preinits_total").increment(1);
+        metrics::histogram!("wasm_sandbox_preinit_seconds").record(took.as_secs_f64());
     }
 
     /// Records one instantiation.
@@ -177,6 +198,8 @@ impl Metrics {
             traps: self.traps.load(Ordering::Relaxed),
             timeouts: self.timeouts.load(Ordering::Relaxed),
             call: summary(&self.call_latency.lock()),
+            preinits: self.preinits.load(Ordering::Relaxed),
+            preinit_time_us: self.preinit_nanos.load(Ordering::Relaxed) / 1000,
         }
     }
 }

@@ -256,6 +256,30 @@ impl Sandbox {
                 .into(),
             })?;
         }
+        let linker = own_linker.as_ref().unwrap_or(&inner.linker);
+        self.adopt_linked(module, hash, linker)
+    }
+
+    /// Whether the sandbox's linker defines the import `module.name`.
+    pub(crate) fn provides(&self, module: &str, name: &str) -> bool {
+        self.inner
+            .provided
+            .contains(&(module.to_owned(), name.to_owned()))
+    }
+
+    pub(crate) fn metrics_ref(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Makes a [`Module`] of `module`, pre-linked with `linker` (which must
+    /// define every import: the caller checked).
+    pub(crate) fn adopt_linked(
+        &self,
+        module: wasmtime::Module,
+        hash: [u8; 32],
+        linker: &Linker<StoreData>,
+    ) -> Result<Module> {
+        let inner = &self.inner;
         // WASI's host calls are async, and so are the embedder's `func_async`
         // functions: synchronous calls of such a module run as async calls on
         // the sandbox's runtime.
@@ -265,9 +289,7 @@ impl Sandbox {
         let host_calls = module
             .imports()
             .any(|i| matches!(i.ty(), wasmtime::ExternType::Func(_)));
-        let pre = own_linker
-            .as_ref()
-            .unwrap_or(&inner.linker)
+        let pre = linker
             .instantiate_pre(&module)
             .map_err(|e| Error::invalid_module(format!("cannot link the module: {e:#}")))?;
         // Idle instances hold pool slots: never keep more than half the pool.
@@ -290,6 +312,11 @@ impl Sandbox {
                 max: max_idle,
             })),
             observer: None,
+            isolation: if inner.config.fresh_instance_per_call {
+                Isolation::Fresh
+            } else {
+                Isolation::Reuse
+            },
         })
     }
 }
@@ -332,7 +359,7 @@ fn cores() -> usize {
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
 }
 
-fn wasi_ctx(d: &mut StoreData) -> &mut wasmtime_wasi::p1::WasiP1Ctx {
+pub(crate) fn wasi_ctx(d: &mut StoreData) -> &mut wasmtime_wasi::p1::WasiP1Ctx {
     // Invariant: WASI is linked only when the sandbox has a WASI config, and
     // then every store is built with a WASI context.
     d.wasi
@@ -512,6 +539,28 @@ pub struct Module {
     idle: IdleRef,
     /// Told of every call made through this handle's call methods.
     observer: Option<Arc<dyn CallObserver>>,
+    /// Whether this handle's calls reuse idle instances.
+    isolation: Isolation,
+}
+
+/// Whether a [`Module`]'s calls share instances
+/// ([`Module::with_isolation`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Isolation {
+    /// Each call borrows an idle instance and returns it: the guest's
+    /// memory, globals and tables carry over from one call to the next
+    /// (whoever made it). Fastest; for trusted or stateful guests.
+    #[default]
+    Reuse,
+    /// Each call runs on an instance made for it and thrown away after it:
+    /// nothing a call leaves in the guest's memory, globals or tables is
+    /// seen by another. With the pooling allocator an instance is a pool
+    /// slot whose memory is a copy-on-write image of the module's data (for
+    /// a pre-initialized snapshot, its initialized heap), reset on release
+    /// by restoring only the pages the call wrote. The choice for untrusted,
+    /// multi-tenant calls.
+    Fresh,
 }
 
 /// Told of each call made through a [`Module`] handle's own call methods
@@ -605,6 +654,11 @@ impl Module {
         self.inner.sandbox.tier
     }
 
+    /// The configuration of the sandbox the module belongs to.
+    pub(crate) fn sandbox_config(&self) -> &SandboxConfig {
+        &self.inner.sandbox.config
+    }
+
     /// Names of the exported functions.
     pub fn function_exports(&self) -> Vec<String> {
         self.inner
@@ -691,6 +745,13 @@ impl Module {
         let budget = Budget::start(&self.inner.sandbox.config.limits);
         self.instantiate_async_with(self.inner.sandbox.config.wasi.as_ref(), &budget)
             .await
+    }
+
+    /// Instantiates for async calls with `wasi` in place of the sandbox's
+    /// WASI configuration (the pre-initializer's restricted one).
+    pub(crate) async fn instantiate_async_wasi(&self, wasi: Option<&WasiConfig>) -> Result<Instance> {
+        let budget = Budget::start(&self.inner.sandbox.config.limits);
+        self.instantiate_async_with(wasi, &budget).await
     }
 
     /// Instantiates under `budget`, which the call that needs the instance
@@ -796,7 +857,24 @@ impl Module {
                 weak @ IdleRef::Weak(_) => weak.clone(),
             },
             observer: self.observer.clone(),
+            isolation: self.isolation,
         }
+    }
+
+    /// This handle (sharing its compiled code and idle instances) with its
+    /// calls isolated as `isolation` says. The default is the sandbox's
+    /// [`SandboxConfig::fresh_instance_per_call`].
+    #[must_use]
+    pub fn with_isolation(&self, isolation: Isolation) -> Module {
+        Module {
+            isolation,
+            ..self.clone()
+        }
+    }
+
+    /// How this handle's calls are isolated.
+    pub fn isolation(&self) -> Isolation {
+        self.isolation
     }
 
     /// This handle (sharing its idle instances) with `observer` told of
@@ -832,7 +910,7 @@ impl Module {
     /// one instantiated inside the call's deadline; it gets the call's state.
     async fn checkout(&self, call: &mut CallStart<'_>) -> Result<Box<Instance>> {
         let mut inst =
-            if !self.inner.sandbox.config.fresh_instance_per_call
+            if self.isolation == Isolation::Reuse
                 && let Some(mut inst) = self.idle.with(|idle| idle.list.lock().pop()).flatten()
             {
                 store::set_fuel(&mut inst.store, call.budget.fuel);
@@ -855,7 +933,7 @@ impl Module {
 
     /// Returns an instance to the idle list unless it may hold broken state.
     fn checkin(&self, mut inst: Box<Instance>) {
-        if inst.is_poisoned() || self.inner.sandbox.config.fresh_instance_per_call {
+        if inst.is_poisoned() || self.isolation == Isolation::Fresh {
             return;
         }
         // A call's state never outlives it: the next call may be another tenant's.
@@ -885,6 +963,10 @@ impl Module {
         let Some(idle) = self.idle.get() else {
             return Ok(());
         };
+        if self.isolation == Isolation::Fresh {
+            // Nothing is kept between calls, so there is nothing to warm.
+            return Ok(());
+        }
         let want = instances.min(idle.max);
         let mut made = Vec::new();
         while idle.list.lock().len() + made.len() < want {
@@ -1373,6 +1455,12 @@ impl Instance {
     /// The module this instance was created from.
     pub fn module(&self) -> &Module {
         &self.module
+    }
+
+    /// The store and the wasmtime instance, for the pre-initializer to read
+    /// the guest's state.
+    pub(crate) fn wasm_parts(&mut self) -> (&mut Store<StoreData>, wasmtime::Instance) {
+        (&mut self.store, self.instance)
     }
 
     /// True once a call on this instance trapped, timed out, hit a limit or

@@ -3,7 +3,7 @@
 //! `docs/abi.md`) turns a batch into one guest call.
 
 use wasm_sandbox_batch::{BatchError, BatchExecutor};
-use wasm_sandbox_core::{Error, Instance, Module};
+use wasm_sandbox_core::{Error, Instance, Isolation, Module};
 
 /// Suffix of a guest's batch entry point.
 const BATCH_SUFFIX: &str = "__batch";
@@ -53,6 +53,11 @@ impl BatchExecutor for ModuleExecutor {
         function: &str,
         args: &[u8],
     ) -> Result<Vec<u8>, Error> {
+        if self.module.isolation() == Isolation::Fresh {
+            // Every call on an instance of its own, made for it: the worker's
+            // instance never sees a call.
+            return self.module.instantiate()?.call_bytes(function, args);
+        }
         let r = worker.call_bytes(function, args);
         self.renew_if_poisoned(worker);
         r
@@ -65,7 +70,9 @@ impl BatchExecutor for ModuleExecutor {
         args: &[&[u8]],
     ) -> Option<Vec<Result<Vec<u8>, Error>>> {
         // One call gains nothing from the entry point's framing.
-        if !self.batch_entry || args.len() < 2 {
+        // A batch entry runs many calls in one instance: not for a module
+        // whose calls must not share one.
+        if !self.batch_entry || args.len() < 2 || self.module.isolation() == Isolation::Fresh {
             return None;
         }
         let entry = format!("{function}{BATCH_SUFFIX}");

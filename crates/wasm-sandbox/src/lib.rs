@@ -85,11 +85,14 @@ use serde::de::DeserializeOwned;
 #[doc(inline)]
 pub use wasm_sandbox_core::{
     CallObserver, Codec, CompileLimits, Error, ErrorClass, GuestMemory, HostContext, HostFunctions,
-    HostParams, HostSet, HostSetup, Instance, LatencySummary, MetricsSnapshot, Module,
+    HostParams, HostSet, HostSetup, Instance, Isolation, LatencySummary, MetricsSnapshot, Module,
     OptimizationLevel, Output, PerformanceConfig, Preopen, Resource, ResourceLimits, Result,
     RunOutput, SandboxConfig, Signature, StoreData, Tier, TrapCode, TypedFunction, UnknownImports,
     Value, ValueType, WasiConfig, abi, wasmtime,
 };
+#[cfg(feature = "preinit")]
+#[doc(inline)]
+pub use wasm_sandbox_core::PreInit;
 
 /// The sandbox core, for embedders who want its lower-level API.
 #[doc(inline)]
@@ -567,6 +570,10 @@ impl WasmSandbox {
     }
 
     async fn compile(&self, bytes: Arc<[u8]>, options: &LoadOptions) -> Result<(Code, [u8; 32])> {
+        #[cfg(feature = "preinit")]
+        if let Some(init) = &options.preinit {
+            return self.compile_preinitialized(bytes, init.clone(), options).await;
+        }
         #[cfg(feature = "tiering")]
         {
             let policy = match &options.tiering {
@@ -576,7 +583,7 @@ impl WasmSandbox {
             if let Some(policy) = policy {
                 let tiered = self.load_tiered(bytes, policy).await?;
                 let hash = tiered.module().content_hash();
-                return Ok((Code::Tiered(tiered), hash));
+                return Ok((Code::Tiered(tiered, options.isolation), hash));
             }
         }
         #[cfg(not(feature = "tiering"))]
@@ -590,6 +597,46 @@ impl WasmSandbox {
         })
         .await
         .map_err(join_error)??;
+        let module = match options.isolation {
+            Some(isolation) => module.with_isolation(isolation),
+            None => module,
+        };
+        let hash = module.content_hash();
+        Ok((Code::Fixed(module), hash))
+    }
+
+    /// Loads the snapshot of `bytes` after `init` (through the cache when
+    /// there is one: a hit runs no init step), on the sandbox's tier.
+    #[cfg(feature = "preinit")]
+    async fn compile_preinitialized(
+        &self,
+        bytes: Arc<[u8]>,
+        init: PreInit,
+        options: &LoadOptions,
+    ) -> Result<(Code, [u8; 32])> {
+        #[cfg(feature = "tiering")]
+        if let Some(Some(_)) = &options.tiering {
+            return Err(Error::config(
+                "a pre-initialized module runs on one tier: its snapshot is compiled once, for \
+                 the sandbox's tier; drop `LoadOptions::tiering` or `LoadOptions::preinit`",
+            ));
+        }
+        let core = self.shared.core.clone();
+        #[cfg(feature = "cache")]
+        let cache = self.shared.cache.clone();
+        let module = tokio::task::spawn_blocking(move || {
+            #[cfg(feature = "cache")]
+            if let Some(cache) = cache {
+                return core.compile_preinitialized_cached(&cache, &bytes, &init);
+            }
+            core.compile_preinitialized(&bytes, &init)
+        })
+        .await
+        .map_err(join_error)??;
+        let module = match options.isolation {
+            Some(isolation) => module.with_isolation(isolation),
+            None => module,
+        };
         let hash = module.content_hash();
         Ok((Code::Fixed(module), hash))
     }

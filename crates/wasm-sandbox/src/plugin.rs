@@ -55,8 +55,13 @@ struct Inner {
 /// background compile swaps).
 pub(crate) enum Code {
     Fixed(Module),
+    /// A tiered module, and the isolation its tiers' calls get (`None`: the
+    /// sandbox's).
     #[cfg(feature = "tiering")]
-    Tiered(wasm_sandbox_tiering::TieredModule),
+    Tiered(
+        wasm_sandbox_tiering::TieredModule,
+        Option<crate::Isolation>,
+    ),
 }
 
 /// The batch processor of a plugin, with the tier its workers run.
@@ -173,7 +178,7 @@ impl Plugin {
     #[cfg(feature = "tiering")]
     pub fn tiering(&self) -> Option<&wasm_sandbox_tiering::TieredModule> {
         match &self.inner.code {
-            Code::Tiered(t) => Some(t),
+            Code::Tiered(t, _) => Some(t),
             Code::Fixed(_) => None,
         }
     }
@@ -408,7 +413,10 @@ impl Plugin {
         match &self.inner.code {
             Code::Fixed(m) => Current::Borrowed(m),
             #[cfg(feature = "tiering")]
-            Code::Tiered(t) => Current::Owned(t.module()),
+            Code::Tiered(t, isolation) => Current::Owned(match isolation {
+                Some(i) => t.module().with_isolation(*i),
+                None => t.module(),
+            }),
         }
     }
 
@@ -621,6 +629,9 @@ impl<S: std::any::Any + Send> WithState<'_, S> {
 #[non_exhaustive]
 pub struct LoadOptions {
     pub(crate) name: Option<String>,
+    pub(crate) isolation: Option<crate::Isolation>,
+    #[cfg(feature = "preinit")]
+    pub(crate) preinit: Option<crate::PreInit>,
     #[cfg(feature = "tiering")]
     pub(crate) tiering: Option<Option<wasm_sandbox_tiering::TieringPolicy>>,
 }
@@ -635,6 +646,41 @@ impl LoadOptions {
     #[must_use]
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
+        self
+    }
+
+    /// How the plugin's calls share instances, in place of the sandbox's
+    /// default ([`WasmSandboxBuilder::fresh_instance_per_call`](crate::WasmSandboxBuilder::fresh_instance_per_call)):
+    /// [`Isolation::Fresh`](crate::Isolation::Fresh) runs every call, batched
+    /// ones included, on an instance made for it and thrown away after it.
+    #[must_use]
+    pub fn isolation(mut self, isolation: crate::Isolation) -> Self {
+        self.isolation = Some(isolation);
+        self
+    }
+
+    /// Untrusted, multi-tenant calls: each in pristine state, on an instance
+    /// made from the (pre-initialized, when [`LoadOptions::preinit`] is set)
+    /// module and thrown away after it. Short for
+    /// `isolation(Isolation::Fresh)`.
+    #[must_use]
+    pub fn fresh(self) -> Self {
+        self.isolation(crate::Isolation::Fresh)
+    }
+
+    /// Pre-initializes the module at load time: `init` runs once, under the
+    /// sandbox's limits, and the plugin is the snapshot of its memories and
+    /// globals afterwards, so every instance starts initialized
+    /// ([`Sandbox::preinitialize`](crate::core::Sandbox::preinitialize) has
+    /// the rules). With the compilation cache on, the snapshot's artifact is
+    /// cached under the module's digest and `init` (its export and
+    /// argument): a process that finds it runs no init step. A
+    /// pre-initialized plugin runs on the sandbox's tier (it does not tier).
+    /// Needs the `preinit` feature.
+    #[cfg(feature = "preinit")]
+    #[must_use]
+    pub fn preinit(mut self, init: crate::PreInit) -> Self {
+        self.preinit = Some(init);
         self
     }
 

@@ -32,6 +32,8 @@ fn rt() -> tokio::runtime::Runtime {
 mod host;
 mod hostile;
 mod isolation;
+#[cfg(feature = "preinit")]
+mod preinit;
 mod prescan;
 
 mod calls {
