@@ -63,6 +63,14 @@ pub const MEMBOMB_C_WASM: &[u8] = include_bytes!("../c/membomb/membomb.wasm");
 /// SQLite as a reactor: `workload(n)` inserts n rows in memory and returns
 /// their sum. About 1.3 MB of wasm: the large real module.
 pub const SQLITE_WASM: &[u8] = include_bytes!("../c/sqlite/sqlite.wasm");
+/// Lua 5.4 as a reactor speaking the guest ABI: `init(prelude)` opens the
+/// standard libraries and runs the prelude, `eval(script)` runs a chunk and
+/// returns `tostring` of its results joined by tabs. A Lua runtime error
+/// writes its message on stderr and traps (no `setjmp` in wasi-libc).
+pub const LUA_EVAL_WASM: &[u8] = include_bytes!("../c/lua-eval/lua-eval.wasm");
+/// The prelude for [`LUA_EVAL_WASM`]'s `init`: a JSON codec, string and
+/// table helpers, a class system and a PRNG, a few hundred lines of Lua.
+pub const LUA_PRELUDE: &str = include_str!("../c/lua-eval/prelude.lua");
 
 /// Assembles a WAT guest into wasm bytes.
 ///

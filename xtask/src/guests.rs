@@ -129,6 +129,19 @@ const GUESTS: &[Guest] = &[
         flags: &["-D_WASI_EMULATED_SIGNAL"],
         libs: &[],
     },
+    // Lua as a reactor of the guest ABI: `init(prelude)`, `eval(script)`,
+    // `state_probe()`. Its `syntax.c` finds syntax errors without throwing
+    // (so they come back as guest errors); its `setjmp.h`, like the `lua`
+    // guest's, makes every other Lua error report on stderr and trap.
+    Guest {
+        name: "lua-eval",
+        reactor: true,
+        own: &["main.c", "syntax.c"],
+        source: Some((&LUA_SRC, &["*.c"])),
+        // As for `lua`: lstate.h names `sig_atomic_t`.
+        flags: &["-D_WASI_EMULATED_SIGNAL"],
+        libs: &[],
+    },
     // SQLite's own command-line shell, `sqlite3`, as SQLite ships it.
     Guest {
         name: "sqlite-shell",

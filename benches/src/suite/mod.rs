@@ -25,6 +25,7 @@ pub mod mempool;
 pub mod peers;
 pub mod plugin;
 pub mod run;
+pub mod snapshot;
 pub mod sqlite;
 pub mod tiering;
 
@@ -173,6 +174,7 @@ pub fn sets() -> Vec<RowSet> {
     all.extend(plugin::sets());
     all.extend(cache::sets());
     all.extend(instantiate::sets());
+    all.extend(snapshot::sets());
     all.extend(memo::sets());
     all.extend(batch::sets());
     all.extend(mempool::sets());

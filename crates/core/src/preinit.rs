@@ -59,8 +59,6 @@ use crate::store::StoreData;
 
 const WASI_MODULE: &str = "wasi_snapshot_preview1";
 const REACTOR_INIT: &str = "_initialize";
-/// Most bytes of the init step's stderr kept for a trap's message.
-const STDERR_TAIL: usize = 4096;
 
 /// What runs once before the snapshot is taken. Cheap to clone; its
 /// [`key`](PreInit::key) identifies it in a cache.
@@ -351,23 +349,7 @@ async fn run_step(module: &Module, init: &PreInit) -> Result<Instance> {
     };
     match r {
         Ok(()) => Ok(instance),
-        Err(Error::Trap { code, message }) => {
-            let tail = instance
-                .stderr()
-                .map(|out| {
-                    let bytes = out.contents();
-                    let from = bytes.len().saturating_sub(STDERR_TAIL);
-                    String::from_utf8_lossy(&bytes[from..]).trim().to_owned()
-                })
-                .unwrap_or_default();
-            let message = if tail.is_empty() {
-                message
-            } else {
-                format!("{message}; the guest's stderr ends with: {tail}").into()
-            };
-            Err(Error::Trap { code, message })
-        }
-        Err(e) => Err(e),
+        Err(e) => Err(crate::store::with_stderr_tail(e, instance.stderr(), 0)),
     }
 }
 

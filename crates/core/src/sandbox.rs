@@ -928,6 +928,7 @@ impl Module {
                 )
             };
         inst.store.data_mut().state = call.state.take();
+        call.stderr_mark = inst.stderr().map_or(0, CapturedOutput::len);
         Ok(inst)
     }
 
@@ -1001,6 +1002,7 @@ impl Module {
             timer: now.filter(|_| timed),
             state,
             export,
+            stderr_mark: 0,
         })
     }
 
@@ -1013,6 +1015,12 @@ impl Module {
         inst: Option<Box<Instance>>,
         r: Result<T>,
     ) -> Result<T> {
+        let r = match (r, &inst) {
+            (Err(e @ Error::Trap { .. }), Some(inst)) => {
+                Err(store::with_stderr_tail(e, inst.stderr(), call.stderr_mark))
+            }
+            (r, _) => r,
+        };
         if let Some(inst) = inst {
             self.checkin(inst);
         }
@@ -1215,6 +1223,9 @@ struct CallStart<'e> {
     state: Option<State>,
     /// The export, for the observer.
     export: &'e str,
+    /// How much the instance's captured stderr held when the call got it:
+    /// a trap's message gets what the call itself wrote after that.
+    stderr_mark: usize,
 }
 
 /// Calls of a [`Module`] that carry state for its host functions; see

@@ -409,6 +409,16 @@ impl CapturedOutput {
         self.buf.lock().clone()
     }
 
+    /// How many bytes were kept so far.
+    pub fn len(&self) -> usize {
+        self.buf.lock().len()
+    }
+
+    /// Whether nothing was kept so far.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// True if the guest wrote more than the capture limit and bytes were
     /// dropped.
     pub fn truncated(&self) -> bool {
@@ -500,4 +510,33 @@ mod tests {
         assert_eq!(c.contents(), b"hell");
         assert!(c.truncated());
     }
+}
+
+/// Most bytes of a guest's stderr that a trap's message carries.
+const STDERR_TAIL: usize = 4096;
+
+/// `err` (a trap) with the end of what the guest wrote on its captured
+/// stderr since `from` appended to its message: an interpreter guest that
+/// reports an error on stderr and traps (Lua without `setjmp`) explains
+/// itself. Only the call's own output is used (`from` is where the stream
+/// stood when the call began), so a reused instance never passes one
+/// caller's output to another.
+pub(crate) fn with_stderr_tail(err: Error, stderr: Option<&CapturedOutput>, from: usize) -> Error {
+    let Error::Trap { code, message } = err else {
+        return err;
+    };
+    let tail = stderr
+        .map(|out| {
+            let buf = out.buf.lock();
+            let own = buf.get(from..).unwrap_or_default();
+            let start = own.len().saturating_sub(STDERR_TAIL);
+            String::from_utf8_lossy(&own[start..]).trim().to_owned()
+        })
+        .unwrap_or_default();
+    let message = if tail.is_empty() {
+        message
+    } else {
+        format!("{message}; the guest's stderr ends with: {tail}").into()
+    };
+    Error::Trap { code, message }
 }

@@ -7,6 +7,7 @@ use wasm_sandbox::{Codec, Error, PerformanceConfig, Tier, WasiConfig, WasmSandbo
 use wasm_sandbox_guests as guests;
 
 mod plugins;
+mod snapshots;
 
 #[tokio::test]
 async fn calls_target_the_first_module_loaded() {
