@@ -43,12 +43,18 @@ const SCRIPT: &[u8] =
     b"local t = tbl.map({1, 2, 3}, function(x) return x * x end) return json.encode({sum = tbl.reduce(t, function(a, b) return a + b end, 0), s = str.trim('  hi  ')})";
 const WANT: &[u8] = br#"{"s":"hi","sum":14}"#;
 
+/// Bytes of a reset pool slot kept resident (`PerformanceConfig::pool_keep_resident`).
+const KEEP_RESIDENT: usize = 1 << 20;
+
 /// A pooled sandbox (1 GiB: 16 slots of the default 64 MiB limit) with WASI, as a host of
-/// untrusted scripts would run.
+/// untrusted scripts would run: each slot keeps up to 1 MiB resident when it is reset (the
+/// guest's whole memory), so a slot's next instance rewrites the pages the last one dirtied
+/// from the image instead of faulting them in again (`docs/snapshots.md`, "Tuning").
 fn sandbox() -> Result<Sandbox, BoxError> {
     Ok(Sandbox::new(SandboxConfig {
         performance: PerformanceConfig {
             memory_pool_size: 1 << 30,
+            pool_keep_resident: KEEP_RESIDENT,
             ..Default::default()
         },
         wasi: Some(WasiConfig::capture()),
@@ -96,8 +102,8 @@ fn fresh_vs_reuse(ctx: &Ctx) -> RowResult {
          prelude) through the guest ABI, `block_on` on a current-thread runtime, on the Lua \
          5.4 guest pre-initialized with its 488-line prelude. The baseline reuses one idle \
          instance (state carries over); the candidate instantiates the snapshot in a pool \
-         slot (copy-on-write memory image of the initialized heap) for every call and drops \
-         it after, so the slot's written pages are reset. Goal: at least 0.8 of reuse's \
+         slot (copy-on-write memory image of the initialized heap; 1 MiB kept resident per \
+         slot) for every call and drops it after, so the slot's written pages are reset. Goal: at least 0.8 of reuse's \
          throughput (a public wasmtime-host benchmark measured 0.39 for fresh state per \
          request).",
     )

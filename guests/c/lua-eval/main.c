@@ -8,7 +8,9 @@
  *                           is none yet (opening the standard libraries),
  *                           then runs the argument as a Lua chunk named
  *                           "init": the prelude (prelude.lua beside this
- *                           file). Empty result on success.
+ *                           file), then collects all garbage (so a snapshot
+ *                           taken after it owes no collection work). Empty
+ *                           result on success.
  *   eval(ptr, len) -> i64   Runs the argument as a Lua chunk named "eval" in
  *                           the same state (creating it first if `init` never
  *                           ran) and returns `tostring` of its results joined
@@ -258,7 +260,15 @@ static int64_t run(const char *src, int32_t len, const char *name, int results) 
   return out;
 }
 
-EXPORT("init") int64_t init(const char *ptr, int32_t len) { return run(ptr, len, "=init", 0); }
+EXPORT("init") int64_t init(const char *ptr, int32_t len) {
+  int64_t out = run(ptr, len, "=init", 0);
+  /* A full collection after the prelude: a snapshot taken now starts every
+   * instance with no garbage and no collection debt, so no call pays for
+   * what the prelude left (about a third of a small script's time on a
+   * fresh instance, measured). */
+  if (out == pack(0, 0, 0) && state != NULL) lua_gc(state, LUA_GCCOLLECT);
+  return out;
+}
 
 EXPORT("eval") int64_t eval(const char *ptr, int32_t len) { return run(ptr, len, "=eval", 1); }
 
