@@ -382,10 +382,14 @@ pub struct SandboxConfig {
     /// Record metrics (compile, instantiate and call times, calls, traps).
     /// Default: `false`.
     pub metrics: bool,
-    /// Give each async call a fresh instance instead of reusing an idle one.
-    /// Fresh instances cost an instantiation per call (a few µs with pooling)
-    /// and guarantee that no guest state survives between calls.
-    /// Default: `false`.
+    /// Give each async call a fresh instance instead of reusing an idle one:
+    /// the default [`Isolation`](crate::Isolation) of every module of the
+    /// sandbox (`true` is [`Isolation::Fresh`](crate::Isolation::Fresh)),
+    /// which a handle overrides with
+    /// [`Module::with_isolation`](crate::Module::with_isolation). Fresh
+    /// instances cost an instantiation per call (a few µs with pooling; see
+    /// `docs/snapshots.md` for `pool_keep_resident`) and guarantee that no
+    /// guest state survives between calls. Default: `false`.
     pub fresh_instance_per_call: bool,
     /// Marshal serde calls through a host buffer pool
     /// (`wasm_sandbox_mempool::MemoryPool`, owned by the sandbox and shared by
