@@ -24,6 +24,7 @@ pub mod memo;
 pub mod mempool;
 pub mod peers;
 pub mod plugin;
+pub mod remote;
 pub mod run;
 pub mod snapshot;
 pub mod sqlite;
@@ -173,6 +174,7 @@ pub fn sets() -> Vec<RowSet> {
     all.extend(call::sets());
     all.extend(plugin::sets());
     all.extend(cache::sets());
+    all.extend(remote::sets());
     all.extend(instantiate::sets());
     all.extend(snapshot::sets());
     all.extend(memo::sets());

@@ -478,35 +478,70 @@ fn hello() -> Result<PathBuf, BoxError> {
     }
 }
 
+/// A warm-start row's program: its row name, module, arguments, stdin and what it does.
+type Program = (
+    &'static str,
+    PathBuf,
+    &'static [&'static str],
+    &'static [u8],
+    &'static str,
+);
+
 fn warm(ctx: &Ctx) -> RowResult {
     let clis = clis()?;
-    let module = hello()?;
-    let base = Side::peer(&clis, &[], &module, &["a", "b"], b"")?;
-    let cand = Side::ours(&clis, &[], &module, &["a", "b"], b"")?;
-    // The equality check fills both caches; make sure it did, so that "warm" is warm:
-    // wasmtime's cache is on, ours wrote its artifact.
-    let want = check_equal(&base, &cand)?;
-    for side in [&base, &cand] {
-        if side.cached_files() == 0 {
-            return Err(format!("{} left its cache empty", side.shown()).into());
+    let mut rows = Vec::new();
+    // A small program, and a large one that also starts and exits at once: the artifact
+    // wasmtime decompresses (and we map) grows with the module.
+    let shell = guest("sqlite-shell/sqlite-shell.wasm");
+    let programs: [Program; 2] = [
+        (
+            "warm start, hello.wasm",
+            hello()?,
+            &["a", "b"],
+            b"",
+            "`run` of hello.wasm (36 KB of C: prints a line, its arguments and a line on \
+             stderr, exits 0)",
+        ),
+        (
+            "warm start, sqlite-shell.wasm (1.4 MB), one query",
+            shell,
+            &[":memory:", "select 6*7;"],
+            b"",
+            "`run` of SQLite's shell (1.4 MB of wasm) on an in-memory \
+             database with one query on its command line (prints 42, exits 0)",
+        ),
+    ];
+    for (name, module, args, stdin, what) in programs {
+        if !module.is_file() {
+            return Err(format!("{} is missing", module.display()).into());
         }
+        let base = Side::peer(&clis, &[], &module, args, stdin)?;
+        let cand = Side::ours(&clis, &[], &module, args, stdin)?;
+        // The equality check fills both caches; make sure it did, so that "warm" is warm:
+        // wasmtime's cache is on, ours wrote its artifact.
+        let want = check_equal(&base, &cand)?;
+        for side in [&base, &cand] {
+            if side.cached_files() == 0 {
+                return Err(format!("{} left its cache empty", side.shown()).into());
+            }
+        }
+        let (b, c) = measure(ctx, Scale::Slow, &base, &cand, false, &want)?;
+        let r = row(name, &b, &c, |t| t.exit)?
+            .with_names(
+                format!("wasmtime run {} -C cache=y, warm cache", clis.peer_version),
+                "wasm-sandbox run --cache-dir, warm cache",
+            )
+            .with_goal(Goal::at_least(2.0))
+            .with_measures(format!(
+                "One whole process from spawn to exit: {what}, both compilation caches warm \
+                 (filled before measuring). wasmtime reads its zstd-compressed artifact from \
+                 $XDG_CACHE_HOME/wasmtime; wasm-sandbox maps its verified artifact from \
+                 --cache-dir. Each side's own temporary cache; default flags otherwise \
+                 (Cranelift), stdin /dev/null."
+            ));
+        rows.push(r);
     }
-    let (b, c) = measure(ctx, Scale::Slow, &base, &cand, false, &want)?;
-    let r = row("warm start, hello.wasm", &b, &c, |t| t.exit)?
-        .with_names(
-            format!("wasmtime run {} -C cache=y, warm cache", clis.peer_version),
-            "wasm-sandbox run --cache-dir, warm cache",
-        )
-        .with_goal(Goal::at_least(2.0))
-        .with_measures(
-            "One whole process from spawn to exit: `run` of hello.wasm (36 KB of C: prints a \
-             line, its arguments and a line on stderr, exits 0), both compilation caches warm \
-             (filled before measuring). wasmtime reads its zstd-compressed artifact from \
-             $XDG_CACHE_HOME/wasmtime; wasm-sandbox maps its verified artifact from \
-             --cache-dir. Each side's own temporary cache; default flags otherwise (Cranelift), \
-             stdin /dev/null.",
-        );
-    Ok(vec![r])
+    Ok(rows)
 }
 
 fn cold(ctx: &Ctx) -> RowResult {

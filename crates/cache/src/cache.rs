@@ -39,6 +39,9 @@ pub struct CacheConfig {
     allow_shared_sticky_directory: bool,
     lock_timeout: Duration,
     abort_after_temp_write: bool,
+    /// The remote tier; its setters are in `remote/mod.rs`.
+    #[cfg(feature = "remote")]
+    pub(crate) remote: Option<crate::RemoteConfig>,
 }
 
 impl Default for CacheConfig {
@@ -80,6 +83,8 @@ impl CacheConfig {
             allow_shared_sticky_directory: false,
             lock_timeout: Self::DEFAULT_LOCK_TIMEOUT,
             abort_after_temp_write: false,
+            #[cfg(feature = "remote")]
+            remote: None,
         }
     }
 
@@ -199,6 +204,8 @@ pub struct CompilationCache {
     disk: Option<DiskLayer>,
     inflight: DashMap<CacheKey, Slot>,
     counters: Counters,
+    #[cfg(feature = "remote")]
+    pub(crate) remote: Option<crate::remote::RemoteTier>,
 }
 
 impl std::fmt::Debug for CompilationCache {
@@ -271,12 +278,16 @@ impl CompilationCache {
             config.memory_max_bytes,
             config.memory_max_entries,
         );
+        #[cfg(feature = "remote")]
+        let remote = crate::remote::RemoteTier::open_for(&config, disk.is_some())?;
         let cache = CompilationCache {
             config,
             memory,
             disk,
             inflight: DashMap::new(),
             counters,
+            #[cfg(feature = "remote")]
+            remote,
         };
         cache.publish_gauges();
         Ok(cache)
@@ -439,6 +450,11 @@ impl CompilationCache {
         {
             return Ok(module);
         }
+        #[cfg(feature = "remote")]
+        let lease = match self.load_from_remote(engine, key) {
+            Ok(module) => return Ok(module),
+            Err(lease) => lease,
+        };
 
         bump(&self.counters.misses, "wasm_sandbox_cache_misses_total", 1);
         let wasm = wasm()?;
@@ -478,7 +494,11 @@ impl CompilationCache {
             let stored = module
                 .serialize()
                 .map_err(|e| format!("cannot serialize the module: {e:#}"))
-                .and_then(|bytes| disk.store(key, &bytes).map_err(|e| e.to_string()));
+                .and_then(|bytes| {
+                    #[cfg(feature = "remote")]
+                    self.publish_remote(engine, key, &bytes, lease);
+                    disk.store(key, &bytes).map_err(|e| e.to_string())
+                });
             match stored {
                 Ok(stored) => {
                     bump(
@@ -640,6 +660,10 @@ impl CompilationCache {
             stats.lock_timeouts = disk.lock_timeouts();
             stats.disk_enabled = true;
         }
+        #[cfg(feature = "remote")]
+        if let Some(remote) = &self.remote {
+            remote.fill(&mut stats);
+        }
         stats
     }
 
@@ -698,6 +722,88 @@ impl CompilationCache {
         if let Some(disk) = &self.disk {
             metrics::gauge!("wasm_sandbox_cache_disk_bytes").set(disk.bytes() as f64);
             metrics::gauge!("wasm_sandbox_cache_disk_entries").set(disk.entries() as f64);
+        }
+    }
+}
+
+/// The remote tier's hooks (feature `remote`; the tier itself is `remote/mod.rs`).
+#[cfg(feature = "remote")]
+impl CompilationCache {
+    /// After a disk miss: the module from the remote tier, or what to compile with (this
+    /// host's lease on the key, if it won one).
+    fn load_from_remote(
+        &self,
+        engine: &Engine,
+        key: &CacheKey,
+    ) -> Result<Module, Option<crate::remote::LeaseGuard>> {
+        let (Some(remote), Some(disk)) = (&self.remote, &self.disk) else {
+            return Err(None);
+        };
+        let fingerprint = crate::key::engine_fingerprint(engine);
+        match remote.obtain(&fingerprint, key, |artifact, checksum| {
+            self.install_remote(disk, engine, key, artifact, checksum)
+        }) {
+            crate::remote::Obtained::Module(module) => Ok(module),
+            crate::remote::Obtained::Compile(lease) => Err(lease),
+        }
+    }
+
+    /// Writes a remote artifact (already checked against the key, its header's checksum
+    /// and the MAC) into the disk layer by the usual temporary file and rename, then loads
+    /// it exactly as a disk hit: verified again on the handle wasmtime maps.
+    fn install_remote(
+        &self,
+        disk: &DiskLayer,
+        engine: &Engine,
+        key: &CacheKey,
+        artifact: &[u8],
+        checksum: [u8; 32],
+    ) -> crate::remote::Installed<Module> {
+        use crate::remote::Installed;
+        match disk.store_with(key, artifact, crate::disk::Source::Fetched { checksum }) {
+            Ok(stored) => {
+                bump(
+                    &self.counters.evictions,
+                    "wasm_sandbox_cache_evictions_total",
+                    stored.evicted,
+                );
+                self.publish_gauges();
+                if !stored.written {
+                    tracing::debug!(%key, "remote artifact larger than the disk bound; compiling instead");
+                    return Installed::NotStored;
+                }
+            }
+            Err(error) => {
+                bump(
+                    &self.counters.store_failures,
+                    "wasm_sandbox_cache_store_failures_total",
+                    1,
+                );
+                tracing::warn!(%key, %error, "cannot store a remote artifact on disk; compiling instead");
+                return Installed::NotStored;
+            }
+        }
+        match self.load_from_disk(disk, engine, key) {
+            Some(module) => Installed::Loaded(module),
+            None => Installed::Rejected,
+        }
+    }
+
+    /// Publishes a freshly compiled artifact (in the background) and releases the lease.
+    fn publish_remote(
+        &self,
+        engine: &Engine,
+        key: &CacheKey,
+        artifact: &[u8],
+        lease: Option<crate::remote::LeaseGuard>,
+    ) {
+        if let Some(remote) = &self.remote {
+            remote.publish(
+                &crate::key::engine_fingerprint(engine),
+                key,
+                artifact,
+                lease,
+            );
         }
     }
 }

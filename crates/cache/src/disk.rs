@@ -75,6 +75,25 @@ pub(crate) enum Lookup {
     Skipped(SkippedEntry),
 }
 
+/// Where a stored artifact comes from, which decides how it is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// Compiled here: fsynced (the entry survives a crash; it is costly to make again).
+    Compiled,
+    /// Fetched from the remote tier and verified against a header whose artifact checksum
+    /// is `checksum`: not fsynced (a crash can lose it, or leave a pair whose checksum
+    /// fails and is removed; fetching again is cheap), and not hashed again for the new
+    /// header (the load verifies the written file against it anyway).
+    #[cfg_attr(
+        not(feature = "remote"),
+        allow(dead_code, reason = "used by the remote tier")
+    )]
+    Fetched {
+        /// blake3 of the artifact, as the verified remote header gives it.
+        checksum: [u8; 32],
+    },
+}
+
 /// What a store did.
 pub(crate) struct Stored {
     pub(crate) written: bool,
@@ -417,6 +436,18 @@ impl DiskLayer {
     /// Stores an artifact: evicts to make room, writes temporary files, fsyncs them and
     /// renames them into place.
     pub(crate) fn store(&self, key: &CacheKey, artifact: &[u8]) -> Result<Stored, CacheError> {
+        self.store_with(key, artifact, Source::Compiled)
+    }
+
+    /// [`store`](Self::store) of an artifact from `source` (see [`Source`]: a fetched one is
+    /// written without `fsync`; the fsyncs were two thirds of a new host's time to install
+    /// SQLite's artifact).
+    pub(crate) fn store_with(
+        &self,
+        key: &CacheKey,
+        artifact: &[u8],
+        source: Source,
+    ) -> Result<Stored, CacheError> {
         let size = artifact.len() as u64 + META_LEN as u64;
         let insertion = self.index.lock().insert(*key, size);
         if !insertion.admitted {
@@ -427,7 +458,7 @@ impl DiskLayer {
         }
         self.delete_files(&insertion.evicted);
         let evicted = insertion.evicted.len() as u64;
-        if let Err(e) = self.write_pair(key, artifact) {
+        if let Err(e) = self.write_pair(key, artifact, source) {
             self.index.lock().remove(key);
             return Err(e);
         }
@@ -437,16 +468,25 @@ impl DiskLayer {
         })
     }
 
-    fn write_pair(&self, key: &CacheKey, artifact: &[u8]) -> Result<(), CacheError> {
+    fn write_pair(
+        &self,
+        key: &CacheKey,
+        artifact: &[u8],
+        source: Source,
+    ) -> Result<(), CacheError> {
         let (art_name, meta_name) = entry_names(key);
-        let header = Meta::for_artifact(*key, artifact).encode();
-        let art_tmp = self.write_temp(artifact)?;
+        let (header, sync) = match source {
+            Source::Compiled => (Meta::for_artifact(*key, artifact), true),
+            Source::Fetched { checksum } => (Meta::with_checksum(*key, artifact, checksum), false),
+        };
+        let header = header.encode();
+        let art_tmp = self.write_temp(artifact, sync)?;
         if self.abort_after_temp_write {
             // Fault injection for the crash-safety tests: die like a killed process would,
             // with the temporary file written and no destructor run.
             std::process::abort();
         }
-        let meta_tmp = self.write_temp(&header)?;
+        let meta_tmp = self.write_temp(&header, sync)?;
         {
             let _lock = self.lock(true);
             // A rename would replace whatever holds the name; never replace what is not
@@ -484,13 +524,16 @@ impl DiskLayer {
             }
         }
         // Make the renames durable. Best effort: a lost rename is only a cache miss.
-        let _ = self.dir.sync();
+        if sync {
+            let _ = self.dir.sync();
+        }
         Ok(())
     }
 
-    fn write_temp(&self, bytes: &[u8]) -> Result<TempFile<'_>, CacheError> {
+    fn write_temp(&self, bytes: &[u8], sync: bool) -> Result<TempFile<'_>, CacheError> {
         let mut tmp = self.locked_temp()?;
-        if let Err(e) = tmp.file.write_all(bytes).and_then(|()| tmp.file.sync_all()) {
+        let written = tmp.file.write_all(bytes);
+        if let Err(e) = written.and_then(|()| if sync { tmp.file.sync_all() } else { Ok(()) }) {
             return Err(self.io(&tmp.name, e));
         }
         Ok(tmp)

@@ -53,6 +53,14 @@ pub enum CacheError {
         /// The cache path.
         path: PathBuf,
     },
+    /// The remote tier's configuration cannot be used: a malformed store URL, an
+    /// unknown scheme, a bad integrity key (feature `remote`). Failures of the store
+    /// itself are never errors: they are counted misses.
+    #[error("remote compilation cache: {message}")]
+    Remote {
+        /// What is wrong, without secrets.
+        message: String,
+    },
     /// A worker thread of [`CompilationCache::compile_many`](crate::CompilationCache::compile_many)
     /// panicked while compiling this item (a bug in the compiler, not in the input).
     #[error("a compilation worker thread panicked while compiling this module")]

@@ -31,6 +31,26 @@ pub(crate) struct Meta {
 
 impl Meta {
     pub(crate) fn for_artifact(key: CacheKey, artifact: &[u8]) -> Self {
+        Meta {
+            checksum: *blake3::hash(artifact).as_bytes(),
+            ..Self::for_artifact_unhashed(key, artifact)
+        }
+    }
+
+    /// The header of `artifact` whose blake3 checksum the caller already has (verified
+    /// against the artifact by someone who hashed it).
+    #[cfg_attr(
+        not(feature = "remote"),
+        allow(dead_code, reason = "used by the remote tier")
+    )]
+    pub(crate) fn with_checksum(key: CacheKey, artifact: &[u8], checksum: [u8; 32]) -> Self {
+        Meta {
+            checksum,
+            ..Self::for_artifact_unhashed(key, artifact)
+        }
+    }
+
+    fn for_artifact_unhashed(key: CacheKey, artifact: &[u8]) -> Self {
         let created_unix_secs = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -38,7 +58,7 @@ impl Meta {
         Meta {
             key,
             artifact_len: artifact.len() as u64,
-            checksum: *blake3::hash(artifact).as_bytes(),
+            checksum: [0; 32],
             created_unix_secs,
         }
     }

@@ -223,7 +223,7 @@ impl fmt::Debug for CacheKey {
 /// [`precompile_compatibility_hash`](wasmtime::Engine::precompile_compatibility_hash),
 /// computed once per engine: walking the engine's settings is more work than the rest of a
 /// small module's key.
-fn engine_fingerprint(engine: &wasmtime::Engine) -> [u8; 32] {
+pub(crate) fn engine_fingerprint(engine: &wasmtime::Engine) -> [u8; 32] {
     /// Engines seen so far, held weakly; dead ones are pruned when a new one arrives.
     static SEEN: Mutex<Vec<(wasmtime::EngineWeak, [u8; 32])>> = Mutex::new(Vec::new());
     let mut seen = SEEN.lock();

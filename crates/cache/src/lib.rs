@@ -69,6 +69,17 @@
 //! directory keep their own index, so with several writers the bound holds per process
 //! and is restored by the next open.
 //!
+//! # Remote tier (feature `remote`)
+//!
+//! [`CacheConfig::remote`] adds a third layer under the disk, on object storage shared by
+//! a fleet (`s3://`, `gs://`, `az://`, `file://`, `memory://`, through the
+//! `object_store` crate): a key missing from memory and disk is fetched, verified as a
+//! disk entry is (header, key, length, blake3, and a keyed MAC when the fleet has an
+//! integrity key), written to disk by temporary file and rename, and loaded from there.
+//! Compiled artifacts are published put-if-absent; a lease object makes one host of the
+//! fleet compile a cold key while the others wait for its artifact. Remote failures and
+//! timeouts are counted misses: the module is compiled here. See `docs/remote-cache.md`.
+//!
 //! # Parallel compilation
 //!
 //! Within one module, wasmtime compiles functions in parallel when the engine's
@@ -82,7 +93,10 @@
 //! evictions,memory_evictions,corrupt_removed,store_failures,temp_files_removed,
 //! skipped_entries,lock_timeouts}_total`,
 //! histograms `wasm_sandbox_cache_compile_seconds` and `wasm_sandbox_cache_load_seconds`,
-//! and gauges `wasm_sandbox_cache_disk_bytes` and `wasm_sandbox_cache_disk_entries`.
+//! and gauges `wasm_sandbox_cache_disk_bytes` and `wasm_sandbox_cache_disk_entries`. With
+//! the remote tier: counters `wasm_sandbox_cache_remote_{hits,misses,verify_failures,errors,
+//! lease_waits,published,fetched_bytes}_total` and histograms
+//! `wasm_sandbox_cache_remote_fetch_seconds` and `wasm_sandbox_cache_remote_lease_wait_seconds`.
 //!
 //! # Example
 //!
@@ -127,6 +141,8 @@ mod hash;
 pub mod index;
 mod key;
 mod memory;
+#[cfg(feature = "remote")]
+mod remote;
 mod stats;
 mod sys;
 
@@ -136,6 +152,12 @@ pub use cache::{CacheConfig, CompilationCache};
 pub use error::CacheError;
 pub use index::{EvictionIndex, EvictionPolicy};
 pub use key::{CacheKey, CompileSettings, WasmDigest};
+/// The `object_store` crate the remote tier is built on, for
+/// [`RemoteConfig::store`] (feature `remote`).
+#[cfg(feature = "remote")]
+pub use object_store;
+#[cfg(feature = "remote")]
+pub use remote::{KEY_ENV, KEY_FILE_ENV, RemoteConfig, RemoteEngine, RemoteListing};
 pub use stats::CacheStats;
 
 /// The platform's per-user cache directory joined with `wasm-sandbox` (for example

@@ -56,6 +56,30 @@ pub struct CacheStats {
     /// Whether the disk layer is in use (`false`: compile-only, see
     /// [`CompilationCache::open`](crate::CompilationCache::open)).
     pub disk_enabled: bool,
+    /// Whether a remote tier is in use (feature `remote`).
+    pub remote_enabled: bool,
+    /// Requests served by an artifact fetched from the remote store, verified, written to
+    /// disk and loaded from there (so also counted in `disk_hits`).
+    pub remote_hits: u64,
+    /// Requests that went to the remote store and compiled (also counted in `misses`).
+    pub remote_misses: u64,
+    /// Remote objects refused: truncated, corrupted, too large, of another key or engine,
+    /// without a valid MAC when an integrity key is configured. Never loaded, never
+    /// deleted; the request compiled.
+    pub remote_verify_failures: u64,
+    /// Remote operations that failed or timed out (the request compiled), and
+    /// publications that failed.
+    pub remote_errors: u64,
+    /// Bytes of remote objects fetched.
+    pub remote_bytes_fetched: u64,
+    /// Total time spent fetching from the remote store (retries included).
+    pub remote_fetch_time: Duration,
+    /// Requests that waited for another host compiling the same key (its lease).
+    pub remote_lease_waits: u64,
+    /// Total time spent in those waits.
+    pub remote_lease_wait_time: Duration,
+    /// Artifacts this cache published to the remote store.
+    pub remote_published: u64,
 }
 
 #[derive(Default)]

@@ -5,13 +5,14 @@
 //! wasm-sandbox run MODULE [-- ARGS...]
 //! wasm-sandbox call MODULE EXPORT [ARGS...]
 //! wasm-sandbox call MODULE EXPORT --json VALUE
-//! wasm-sandbox compile MODULE
-//! wasm-sandbox cache stats|verify|clear
+//! wasm-sandbox compile MODULE... [--remote-cache URL]
+//! wasm-sandbox cache stats|verify|clear [--remote-cache URL]
 //! ```
 //!
 //! `run` and `call` compile through the compilation cache (the platform's
 //! user cache directory unless `--cache-dir` says otherwise; `--no-cache`
-//! turns it off).
+//! turns it off), and through a remote tier shared by a fleet with
+//! `--remote-cache URL`.
 //!
 //! Output: `call` prints its result alone on stdout; the guest's own stdout
 //! and stderr go to the host's stderr. `run` gives the guest the host's
@@ -132,10 +133,16 @@ enum Command {
         #[command(flatten)]
         opts: Opts,
     },
-    /// Compile a module into the compilation cache, so later runs load it.
+    /// Compile modules into the compilation cache, so later runs load them.
+    ///
+    /// With --remote-cache, also publish them to the remote store for this
+    /// binary's engine (its compatibility hash): a fleet about to move to this
+    /// version finds its artifacts there. Prints one line per module: compiled,
+    /// already cached, or loaded from the remote cache.
     Compile {
-        /// The module (.wasm or .wat).
-        module: String,
+        /// The modules (.wasm or .wat).
+        #[arg(required = true, value_name = "MODULE")]
+        modules: Vec<String>,
         /// Limits change the compiled code (fuel metering, for one), so
         /// compile with the flags you will run with.
         #[command(flatten)]
@@ -150,7 +157,8 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum CacheAction {
-    /// Print the cache's directory, entries and bytes as JSON.
+    /// Print the cache's directory, entries and bytes as JSON; with
+    /// --remote-cache, also what the remote store holds, per engine.
     Stats {
         #[command(flatten)]
         cache: CacheOpts,
@@ -199,26 +207,61 @@ async fn run(cli: Cli) -> Result<u8, Error> {
             emit(Stream::Stdout, |w| result.write(w))?;
             Ok(0)
         }
-        Command::Compile { module, opts } => {
+        Command::Compile { modules, opts } => {
             if opts.cache.no_cache {
                 return Err(Error::config(
                     "`compile` fills the cache; it cannot run with --no-cache",
                 ));
             }
-            let sandbox = opts.sandbox(opts.wasi(&module, &[], Output::Null)).await?;
-            sandbox.load(module.as_str()).await?;
-            finish(&opts, &sandbox).await?;
-            if let Some(c) = sandbox.cache() {
-                let s = c.stats();
-                let how = if s.compiles > 0 {
+            let sandbox = opts
+                .sandbox(opts.wasi(&modules[0], &[], Output::Null))
+                .await?;
+            let stats = || sandbox.cache().map(|c| c.stats()).unwrap_or_default();
+            for module in &modules {
+                let before = stats();
+                sandbox.load(module.as_str()).await?;
+                let after = stats();
+                let how = if after.compiles > before.compiles {
                     "compiled"
+                } else if after.remote_hits > before.remote_hits {
+                    "loaded from the remote cache"
                 } else {
                     "already cached"
                 };
-                let dir = c
-                    .directory()
-                    .map_or("memory only".to_owned(), |d| d.display().to_string());
-                let line = output::escape(&format!("{module}: {how} ({dir})"));
+                if let Some(c) = sandbox.cache() {
+                    let dir = c
+                        .directory()
+                        .map_or("memory only".to_owned(), |d| d.display().to_string());
+                    let line = output::escape(&format!("{module}: {how} ({dir})"));
+                    emit(Stream::Stdout, |w| writeln!(w, "{line}"))?;
+                }
+            }
+            finish(&opts, &sandbox).await?;
+            if let Some(c) = sandbox.cache().filter(|c| c.is_remote_enabled()) {
+                let s = c.stats();
+                if s.remote_errors > 0 {
+                    return Err(Error::Engine {
+                        reason: format!(
+                            "{} operation(s) on the remote cache failed or timed out (the store \
+                             is unreachable, refuses the credentials, or does not support \
+                             conditional writes); artifacts may not have been published",
+                            s.remote_errors
+                        )
+                        .into(),
+                    });
+                }
+                let mut line = format!(
+                    "published {} artifact(s) to the remote cache",
+                    s.remote_published
+                );
+                if s.remote_verify_failures > 0 {
+                    // Left in the store (never deleted); this host compiled instead.
+                    line.push_str(&format!(
+                        "; refused {} remote artifact(s) that failed verification (corrupt, \
+                         another engine's, or without this fleet's integrity key)",
+                        s.remote_verify_failures
+                    ));
+                }
                 emit(Stream::Stdout, |w| writeln!(w, "{line}"))?;
             }
             Ok(0)
@@ -232,10 +275,16 @@ async fn run(cli: Cli) -> Result<u8, Error> {
             };
             let c = cache::CompilationCache::open(cfg).map_err(Error::from)?;
             match action {
-                CacheAction::Stats { .. } => print_json(&serde_json::json!({
-                    "directory": c.directory(),
-                    "stats": c.stats(),
-                }))?,
+                CacheAction::Stats { .. } => {
+                    let remote = c
+                        .remote_listing(None, REMOTE_LIST_WAIT)
+                        .map_err(Error::from)?;
+                    print_json(&serde_json::json!({
+                        "directory": c.directory(),
+                        "stats": c.stats(),
+                        "remote": remote,
+                    }))?
+                }
                 CacheAction::Verify { .. } => print_json(&c.verify().map_err(Error::from)?)?,
                 CacheAction::Clear { .. } => {
                     c.clear().map_err(Error::from)?;
@@ -322,14 +371,27 @@ async fn call(
 /// The longest a `--tier auto` run waits at exit for its top tier's compile.
 const TIER_UP_WAIT: Duration = Duration::from_secs(300);
 
+/// The longest a command waits at exit for its artifacts to reach the remote
+/// cache (each publication is bounded by the remote tier's own timeout, 60 s).
+const REMOTE_PUBLISH_WAIT: Duration = Duration::from_secs(120);
+
+/// The longest `cache stats --remote-cache` waits for the store's listing.
+const REMOTE_LIST_WAIT: Duration = Duration::from_secs(120);
+
 /// Ends a command: with `--tier auto`, lets the top tier's compile (queued
 /// when the module was loaded, running beside the guest) finish, so that
 /// its artifact is in the cache for the next run (waiting at most
-/// [`TIER_UP_WAIT`]); then prints the metrics snapshot on stderr, with
+/// [`TIER_UP_WAIT`]); lets publications to the remote cache finish (at most
+/// [`REMOTE_PUBLISH_WAIT`]); then prints the metrics snapshot on stderr, with
 /// `--metrics`.
 async fn finish(opts: &Opts, sandbox: &WasmSandbox) -> Result<(), Error> {
     if let Some(tiered) = sandbox.default_plugin().and_then(|p| p.tiering().cloned()) {
         let _ = tokio::task::spawn_blocking(move || tiered.wait_for_tier_up(TIER_UP_WAIT)).await;
+    }
+    // What this command compiled is published in the background; let it land
+    // before the process exits, so the fleet's next host finds it.
+    if let Some(cache) = sandbox.cache().filter(|c| c.is_remote_enabled()).cloned() {
+        let _ = tokio::task::spawn_blocking(move || cache.flush_remote(REMOTE_PUBLISH_WAIT)).await;
     }
     if !opts.metrics {
         return Ok(());

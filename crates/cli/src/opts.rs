@@ -16,8 +16,16 @@ pub(crate) struct CacheOpts {
     #[arg(long, value_name = "DIR")]
     pub(crate) cache_dir: Option<PathBuf>,
     /// Compile without the cache.
-    #[arg(long, conflicts_with = "cache_dir")]
+    #[arg(long, conflicts_with_all = ["cache_dir", "remote_cache"])]
     pub(crate) no_cache: bool,
+    /// A remote tier under the cache directory, shared by a fleet:
+    /// `s3://bucket/prefix`, `gs://bucket/prefix`, `az://container/prefix`,
+    /// `file:///path`. Credentials and endpoints come from each backend's usual
+    /// environment variables (AWS_*, GOOGLE_*, AZURE_*); the fleet's integrity
+    /// key from WASM_SANDBOX_REMOTE_CACHE_KEY or WASM_SANDBOX_REMOTE_CACHE_KEY_FILE
+    /// (docs/remote-cache.md).
+    #[arg(long, value_name = "URL")]
+    pub(crate) remote_cache: Option<String>,
 }
 
 impl CacheOpts {
@@ -25,9 +33,13 @@ impl CacheOpts {
         if self.no_cache {
             return None;
         }
-        Some(match &self.cache_dir {
+        let config = match &self.cache_dir {
             Some(dir) => cache::CacheConfig::new(dir),
             None => cache::CacheConfig::with_default_directory(),
+        };
+        Some(match &self.remote_cache {
+            Some(url) => config.remote(url),
+            None => config,
         })
     }
 }

@@ -13,15 +13,15 @@ impl From<CacheError> for Error {
     /// A cache that cannot be read or written is [`Error::Io`] (naming the
     /// file); a module that does not compile is [`Error::InvalidModule`]; a
     /// directory the cache refuses to use (writable by others, not a
-    /// directory) is [`Error::Config`]; anything else the cache reports is
-    /// [`Error::Engine`].
+    /// directory) or a remote tier it cannot set up (a bad URL or key) is
+    /// [`Error::Config`]; anything else the cache reports is [`Error::Engine`].
     fn from(e: CacheError) -> Self {
         match e {
             CacheError::Compile { message } => Error::invalid_module(message),
             CacheError::Io { path, source } => Error::io(path, source),
-            e @ (CacheError::InsecureDirectory { .. } | CacheError::NotADirectory { .. }) => {
-                Error::config(e)
-            }
+            e @ (CacheError::InsecureDirectory { .. }
+            | CacheError::NotADirectory { .. }
+            | CacheError::Remote { .. }) => Error::config(e),
             other => Error::Engine {
                 reason: format!("compilation cache: {other}").into(),
             },

@@ -65,8 +65,8 @@ pub use metrics::{LatencySummary, Metrics, MetricsSnapshot};
 pub use preinit::PreInit;
 pub use prescan::{ModuleShape, check_module};
 pub use sandbox::{
-    CallObserver, Instance, Isolation, Module, RunOutput, Sandbox, Signature, TypedFunction, Value, ValueType,
-    WithState, timeout_resolution,
+    CallObserver, Instance, Isolation, Module, RunOutput, Sandbox, Signature, TypedFunction, Value,
+    ValueType, WithState, timeout_resolution,
 };
 pub use store::{CapturedOutput, StoreData};
 

@@ -749,7 +749,10 @@ impl Module {
 
     /// Instantiates for async calls with `wasi` in place of the sandbox's
     /// WASI configuration (the pre-initializer's restricted one).
-    pub(crate) async fn instantiate_async_wasi(&self, wasi: Option<&WasiConfig>) -> Result<Instance> {
+    pub(crate) async fn instantiate_async_wasi(
+        &self,
+        wasi: Option<&WasiConfig>,
+    ) -> Result<Instance> {
         let budget = Budget::start(&self.inner.sandbox.config.limits);
         self.instantiate_async_with(wasi, &budget).await
     }

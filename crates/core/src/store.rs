@@ -490,28 +490,6 @@ impl tokio::io::AsyncWrite for CapturedOutput {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn ticks_cover_the_timeout() {
-        assert_eq!(ticks_for(Duration::ZERO), 1);
-        assert_eq!(ticks_for(Duration::MAX), FAR);
-        assert_eq!(ticks_for(EPOCH_TICK), 2);
-        assert!(ticks_for(Duration::from_secs(1)) as u128 * EPOCH_TICK.as_nanos() >= 1_000_000_000);
-    }
-
-    #[test]
-    fn capture_truncates_instead_of_failing() {
-        let c = CapturedOutput::new(4);
-        c.append(b"hello");
-        assert_eq!(c.contents(), b"hell");
-        assert!(c.truncated());
-    }
-}
-
 /// Most bytes of a guest's stderr that a trap's message carries.
 const STDERR_TAIL: usize = 4096;
 
@@ -539,4 +517,26 @@ pub(crate) fn with_stderr_tail(err: Error, stderr: Option<&CapturedOutput>, from
         format!("{message}; the guest's stderr ends with: {tail}").into()
     };
     Error::Trap { code, message }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn ticks_cover_the_timeout() {
+        assert_eq!(ticks_for(Duration::ZERO), 1);
+        assert_eq!(ticks_for(Duration::MAX), FAR);
+        assert_eq!(ticks_for(EPOCH_TICK), 2);
+        assert!(ticks_for(Duration::from_secs(1)) as u128 * EPOCH_TICK.as_nanos() >= 1_000_000_000);
+    }
+
+    #[test]
+    fn capture_truncates_instead_of_failing() {
+        let c = CapturedOutput::new(4);
+        c.append(b"hello");
+        assert_eq!(c.contents(), b"hell");
+        assert!(c.truncated());
+    }
 }

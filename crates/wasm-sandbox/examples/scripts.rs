@@ -113,10 +113,7 @@ async fn main() -> Result<(), Error> {
     let lua = sandbox
         .load_with(
             guests::LUA_EVAL_WASM,
-            LoadOptions::new()
-                .name("lua")
-                .preinit(init.clone())
-                .fresh(),
+            LoadOptions::new().name("lua").preinit(init.clone()).fresh(),
         )
         .await?;
     println!(

@@ -73,6 +73,9 @@
 //!   ([`WasmSandboxBuilder::tiering`], [`LoadOptions::tiering`]): a module
 //!   starts on Winch and moves to Cranelift in the background once hot;
 //!   re-exported as [`tiering`].
+//! * `remote-cache` (needs `cache`, not a default: it brings an HTTP and TLS
+//!   stack): the cache's remote tier on object storage shared by a fleet
+//!   (`cache::CacheConfig::remote`, `docs/remote-cache.md`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -82,6 +85,9 @@ use parking_lot::RwLock;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+#[cfg(feature = "preinit")]
+#[doc(inline)]
+pub use wasm_sandbox_core::PreInit;
 #[doc(inline)]
 pub use wasm_sandbox_core::{
     CallObserver, Codec, CompileLimits, Error, ErrorClass, GuestMemory, HostContext, HostFunctions,
@@ -90,9 +96,6 @@ pub use wasm_sandbox_core::{
     RunOutput, SandboxConfig, Signature, StoreData, Tier, TrapCode, TypedFunction, UnknownImports,
     Value, ValueType, WasiConfig, abi, wasmtime,
 };
-#[cfg(feature = "preinit")]
-#[doc(inline)]
-pub use wasm_sandbox_core::PreInit;
 
 /// The sandbox core, for embedders who want its lower-level API.
 #[doc(inline)]
@@ -572,7 +575,9 @@ impl WasmSandbox {
     async fn compile(&self, bytes: Arc<[u8]>, options: &LoadOptions) -> Result<(Code, [u8; 32])> {
         #[cfg(feature = "preinit")]
         if let Some(init) = &options.preinit {
-            return self.compile_preinitialized(bytes, init.clone(), options).await;
+            return self
+                .compile_preinitialized(bytes, init.clone(), options)
+                .await;
         }
         #[cfg(feature = "tiering")]
         {

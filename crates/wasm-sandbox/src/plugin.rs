@@ -58,10 +58,7 @@ pub(crate) enum Code {
     /// A tiered module, and the isolation its tiers' calls get (`None`: the
     /// sandbox's).
     #[cfg(feature = "tiering")]
-    Tiered(
-        wasm_sandbox_tiering::TieredModule,
-        Option<crate::Isolation>,
-    ),
+    Tiered(wasm_sandbox_tiering::TieredModule, Option<crate::Isolation>),
 }
 
 /// The batch processor of a plugin, with the tier its workers run.

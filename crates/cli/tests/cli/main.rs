@@ -7,6 +7,7 @@ use wasm_sandbox_guests::DIR;
 mod hostile;
 mod parity;
 mod programs;
+mod remote;
 
 /// The binary with `args`, its default cache directory kept out of the
 /// user's home.

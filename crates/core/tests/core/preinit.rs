@@ -119,7 +119,11 @@ fn a_reactor_is_initialized_once_and_its_initialize_export_is_gone() {
     let snapshot = sandbox
         .compile_preinitialized(wat.as_bytes(), &PreInit::initialize())
         .unwrap();
-    assert!(!snapshot.function_exports().contains(&"_initialize".to_owned()));
+    assert!(
+        !snapshot
+            .function_exports()
+            .contains(&"_initialize".to_owned())
+    );
     let mut inst = snapshot.instantiate().unwrap();
     assert_eq!(inst.call_typed::<(), i32>("n", ()).unwrap(), 1);
 }
@@ -165,8 +169,14 @@ fn an_abi_init_step_gets_its_argument_and_its_guest_error_fails_it() {
         "{err}"
     );
     // Keys tell the steps apart.
-    assert_ne!(init.key(), PreInit::call_bytes("setup", b"prelude: 43".to_vec()).key());
-    assert_ne!(PreInit::export("a").key(), PreInit::call_bytes("a", Vec::new()).key());
+    assert_ne!(
+        init.key(),
+        PreInit::call_bytes("setup", b"prelude: 43".to_vec()).key()
+    );
+    assert_ne!(
+        PreInit::export("a").key(),
+        PreInit::call_bytes("a", Vec::new()).key()
+    );
 }
 
 /// What a snapshot cannot carry is refused with `Error::Preinit`, naming it, before any
@@ -374,10 +384,7 @@ fn state_never_crosses_calls_in_fresh_mode_pooled_or_not() {
             assert_eq!(fresh.idle_instances(), 0, "fresh calls keep no instance");
             // The control: reused instances do carry state, so the test can see a leak.
             module.call_typed::<i32, ()>("leave", 5).await.unwrap();
-            assert_eq!(
-                module.call_typed::<(), i32>("seen", ()).await.unwrap(),
-                11
-            );
+            assert_eq!(module.call_typed::<(), i32>("seen", ()).await.unwrap(), 11);
         });
     }
 }
@@ -417,7 +424,11 @@ fn a_restarted_process_loads_the_snapshot_without_running_init() {
     let b = second
         .compile_preinitialized_cached(&cache, STATEFUL.as_bytes(), &init)
         .unwrap();
-    assert_eq!(second.metrics().preinits, 0, "the restart ran the init step");
+    assert_eq!(
+        second.metrics().preinits,
+        0,
+        "the restart ran the init step"
+    );
     assert_eq!(cache.stats().disk_hits, 1);
     let mut inst = b.instantiate().unwrap();
     assert_eq!(inst.call_typed::<i32, i32>("square", 31).unwrap(), 961);
@@ -435,6 +446,9 @@ fn a_restarted_process_loads_the_snapshot_without_running_init() {
         .compile_preinitialized_cached(&cache, failing, &init)
         .unwrap_err();
     let after = cache.stats();
-    assert_eq!(after.compiles, before.compiles, "nothing was compiled or stored");
+    assert_eq!(
+        after.compiles, before.compiles,
+        "nothing was compiled or stored"
+    );
     assert_eq!(after.entries_on_disk, before.entries_on_disk);
 }

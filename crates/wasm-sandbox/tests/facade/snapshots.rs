@@ -41,7 +41,10 @@ async fn a_preinitialized_fresh_plugin_starts_every_call_from_the_prelude() {
         .await
         .unwrap();
     assert_eq!(fresh.module().isolation(), Isolation::Fresh);
-    assert_eq!(eval(&fresh, "return json.encode({a = 1})").await, r#"{"a":1}"#);
+    assert_eq!(
+        eval(&fresh, "return json.encode({a = 1})").await,
+        r#"{"a":1}"#
+    );
     assert_eq!(eval(&fresh, "X = 41 return X + 1").await, "42");
     assert_eq!(eval(&fresh, "return tostring(X)").await, "nil");
     // The init export ran at load time: the snapshot does not export it.
@@ -62,7 +65,6 @@ async fn a_preinitialized_fresh_plugin_starts_every_call_from_the_prelude() {
     // One init step for both plugins: the second came from the cache.
     assert_eq!(sandbox.metrics().preinits, 1);
     assert_eq!(fresh.content_hash(), reused.content_hash());
-
 }
 
 /// An ABI guest that counts its calls in a global and returns the count (one JSON digit).
@@ -94,10 +96,9 @@ async fn every_call_kind_of_a_fresh_plugin_is_fresh_batched_ones_included() {
         assert_eq!(fresh.call::<_, u32>("count", &()).await.unwrap(), 1);
         assert_eq!(fresh.call_bytes("count", b"").await.unwrap(), b"1");
     }
-    let batched = futures::future::join_all(
-        (0..12).map(|_| fresh.call_batched::<_, u32>("count", &())),
-    )
-    .await;
+    let batched =
+        futures::future::join_all((0..12).map(|_| fresh.call_batched::<_, u32>("count", &())))
+            .await;
     for r in batched {
         assert_eq!(r.unwrap(), 1, "a batched call saw another's count");
     }
