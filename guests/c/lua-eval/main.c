@@ -264,8 +264,7 @@ EXPORT("init") int64_t init(const char *ptr, int32_t len) {
   int64_t out = run(ptr, len, "=init", 0);
   /* A full collection after the prelude: a snapshot taken now starts every
    * instance with no garbage and no collection debt, so no call pays for
-   * what the prelude left (about a third of a small script's time on a
-   * fresh instance, measured). */
+   * what the prelude left. */
   if (out == pack(0, 0, 0) && state != NULL) lua_gc(state, LUA_GCCOLLECT);
   return out;
 }
