@@ -114,7 +114,8 @@ fn parse_dir(s: &str) -> Result<Preopen, String> {
 pub(crate) struct Opts {
     /// Wall-clock limit per call (for `run`, the whole run), like `500ms` or
     /// `2s`. On by default, unlike `wasmtime run`: a sandbox bounds every
-    /// guest. `0` for none.
+    /// guest. `0` for none, which also compiles the module without epoch
+    /// checks, as `wasmtime run` does by default (its own cache entry).
     #[arg(long, value_parser = parse_duration, default_value = "10s")]
     pub(crate) timeout: Duration,
     /// Most linear memory, like `64MiB`.

@@ -159,8 +159,11 @@ pub struct ResourceLimits {
     /// Most elements one table may have. Default: 100,000.
     pub max_table_elements: usize,
     /// Wall-clock limit of one call, enforced by epoch interruption with a
-    /// resolution of [`EPOCH_TICK`](crate::EPOCH_TICK). `None` disables it.
-    /// Default: 10 s.
+    /// resolution of [`EPOCH_TICK`](crate::EPOCH_TICK). `None` disables it,
+    /// and with it the epoch checks compiled into every function and loop:
+    /// the code is then wasmtime's plain code (faster to compile and to run),
+    /// and an async call no longer yields to the executor while the guest
+    /// runs. Default: 10 s.
     pub timeout: Option<Duration>,
     /// Fuel (roughly, wasm instructions) each call starts with. `None` (the
     /// default) disables fuel metering, which costs about 10–30 % of speed.

@@ -231,6 +231,64 @@ mod one_budget {
         let r = rt().block_on(m.call_typed::<(i32, i32), i32>("add", (2, 3)));
         assert_eq!(r.unwrap(), 5);
     }
+
+    /// Without a timeout the engine compiles no epoch checks (as `wasmtime run`
+    /// without `-W timeout`). Such code must never reach a bounded sandbox: with
+    /// one cache directory shared by an unbounded and a bounded sandbox, each
+    /// compiles its own artifact (also after a restart, from disk), and the
+    /// bounded one still cuts an endless loop at its deadline.
+    #[cfg(feature = "cache")]
+    #[test]
+    fn code_without_epoch_checks_never_reaches_a_bounded_sandbox() {
+        use wasm_sandbox_cache::{CacheConfig, CompilationCache};
+        let dir = tempfile::tempdir().unwrap();
+        let unbounded = with_limits(ResourceLimits {
+            timeout: None,
+            ..ResourceLimits::default()
+        });
+        let cache = CompilationCache::open(CacheConfig::new(dir.path())).unwrap();
+        let scalar = unbounded
+            .compile_cached(&cache, guests::SCALAR_WAT.as_bytes())
+            .unwrap();
+        let mut inst = scalar.instantiate().unwrap();
+        assert_eq!(
+            inst.call_typed::<(i32, i32), i32>("add", (2, 3)).unwrap(),
+            5
+        );
+        let r = rt().block_on(scalar.call_typed::<(i32, i32), i32>("add", (2, 3)));
+        assert_eq!(r.unwrap(), 5);
+        unbounded
+            .compile_cached(&cache, guests::LOOP_WAT.as_bytes())
+            .unwrap();
+        assert_eq!(cache.stats().compiles, 2);
+        drop(cache);
+
+        let timeout = Duration::from_millis(200);
+        let bounded = with_limits(ResourceLimits {
+            timeout: Some(timeout),
+            ..ResourceLimits::default()
+        });
+        // A new cache on the same directory: what the unbounded sandbox stored is on disk.
+        let cache = CompilationCache::open(CacheConfig::new(dir.path())).unwrap();
+        let m = bounded
+            .compile_cached(&cache, guests::LOOP_WAT.as_bytes())
+            .unwrap();
+        assert_eq!(
+            (cache.stats().compiles, cache.stats().disk_hits),
+            (1, 0),
+            "a bounded sandbox was served code compiled without epoch checks"
+        );
+        let start = Instant::now();
+        let err = m
+            .instantiate()
+            .unwrap()
+            .call_typed::<(), ()>("run", ())
+            .unwrap_err();
+        assert!(matches!(err, Error::Timeout { .. }), "{err}");
+        assert!(start.elapsed() < timeout * 2, "{:?}", start.elapsed());
+        let r = rt().block_on(m.call_typed::<(), ()>("run", ()));
+        assert!(matches!(r, Err(Error::Timeout { .. })), "{r:?}");
+    }
 }
 
 mod outputs {
