@@ -161,7 +161,7 @@ pub struct ResourceLimits {
     /// Wall-clock limit of one call, enforced by epoch interruption with a
     /// resolution of [`EPOCH_TICK`](crate::EPOCH_TICK). `None` disables it,
     /// and with it the epoch checks compiled into every function and loop:
-    /// the code is then wasmtime's plain code (faster to compile and to run),
+    /// the code is then wasmtime's plain code (faster to compile),
     /// and an async call no longer yields to the executor while the guest
     /// runs. Default: 10 s.
     pub timeout: Option<Duration>,

@@ -50,9 +50,9 @@ pub fn wasmtime_config(tier: Tier, cfg: &SandboxConfig) -> Result<wasmtime::Conf
     c.parallel_compilation(perf.parallel_compilation);
     // Interruption: one shared ticker bumps every engine's epoch. Without a
     // timeout nothing is ever interrupted, so the code carries no epoch checks
-    // (as `wasmtime run` without `-W timeout`): it compiles and runs faster,
-    // and an async call then runs to its end without yielding.
-    c.epoch_interruption(cfg.limits.timeout.is_some());
+    // (as `wasmtime run` without `-W timeout`): it compiles faster (the
+    // `run/cold` rows), and an async call then runs to its end without yielding.
+    c.epoch_interruption(limits.timeout.is_some());
     c.consume_fuel(limits.fuel.is_some());
     c.max_wasm_stack(limits.max_wasm_stack);
     // Async calls run on fibers; their stack must hold the wasm stack plus

@@ -263,7 +263,7 @@ impl WasmSandboxBuilder {
 
     /// Removes the wall-clock limit. Calls can then run forever: only for
     /// trusted guests or with fuel. The code is compiled without epoch checks
-    /// (faster), so an async call also stops yielding to the executor while
+    /// (faster to compile), so an async call also stops yielding to the executor while
     /// the guest runs: give such calls a runtime of their own.
     pub fn no_timeout(mut self) -> Self {
         self.config.limits.timeout = None;
